@@ -1,0 +1,5 @@
+import sys
+
+from tui.validate.cli import main
+
+sys.exit(main())
