@@ -1,0 +1,1 @@
+"""Knative Eventing with RabbitMQ-broker semantics: pure naming, filters and delivery policy, plus I/O parts."""

@@ -1,0 +1,1 @@
+"""Knative Serving, local: the KPA autoscaler port (``kpa``, pure) and the I/O parts that apply it."""
