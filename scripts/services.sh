@@ -92,23 +92,28 @@ mongo_answers() {
   if mongo_python; then mongo_ping "mongodb://$HOST:$MONGODB_PORT/?directConnection=true"; else tcp_open "$HOST" "$MONGODB_PORT"; fi
 }
 
-# "local" when the URL names this machine's MONGODB_PORT (the server `up` manages), else "external".
-mongo_url_kind() {
-  local url=$1 hosts host port=27017
-  [[ $url == mongodb://* ]] || { echo external; return; }
-  hosts=${url#mongodb://}
+# Splits a MongoDB URL into MU_HOST and MU_PORT; a seed list or mongodb+srv keeps its hosts in MU_HOST
+# with MU_PORT empty.
+MU_HOST="" MU_PORT=""
+mongo_url_parse() {
+  local hosts=${1#*://}
   hosts=${hosts%%[/?]*}
   hosts=${hosts##*@}
+  MU_HOST=$hosts MU_PORT=""
+  [[ $1 == mongodb://* ]] || return 0
   if [[ $hosts =~ ^\[([^]]+)\](:([0-9]+))?$ || $hosts =~ ^([^:,]+)(:([0-9]+))?$ ]]; then
-    host=${BASH_REMATCH[1]}
-    port=${BASH_REMATCH[3]:-27017}
-  else
-    echo external; return
+    MU_HOST=${BASH_REMATCH[1]} MU_PORT=${BASH_REMATCH[3]:-27017}
   fi
-  case $host in
-    127.0.0.1 | localhost | ::1) [[ $port == "$MONGODB_PORT" ]] && { echo local; return; } ;;
+}
+
+# True when MONGODB_URL is set and names anything but this machine's MONGODB_PORT (the server `up` manages).
+mongo_url_external() {
+  [[ -n ${MONGODB_URL:-} ]] || return 1
+  mongo_url_parse "$MONGODB_URL"
+  case $MU_HOST in
+    127.0.0.1 | localhost | ::1) [[ $MU_PORT != "$MONGODB_PORT" ]] ;;
+    *) return 0 ;;
   esac
-  echo external
 }
 
 # Hides user:password so a URL can be printed.
@@ -154,7 +159,7 @@ owned() {
   has_marker "$1" || return 1
   case $1 in
     redis) pid_runs "$(pidfile_pid "$RUN/redis.pid")" redis-server ;;
-    mongodb) pid_runs "$(pidfile_pid "$RUN/mongo.pid")" secantusd ;;
+    mongodb) pid_runs "$(pidfile_pid "$RUN/mongo.pid")" secantusd-py ;;
     *) return 0 ;;
   esac
 }
@@ -349,7 +354,7 @@ up_redis() {
 }
 
 # TERM, then wait (bounded) until the process is gone.
-stop_pid() { # service, pidfile, program
+stop_pid() { # service, pidfile, program (as ps shows it)
   local svc=$1 pidfile=$2 prog=$3 pid deadline=$((SECONDS + WAIT_SECONDS))
   pid=$(pidfile_pid "$pidfile")
   if ! pid_runs "$pid" "$prog"; then
@@ -392,7 +397,7 @@ mongo_started_answers() {
 }
 
 up_mongodb() {
-  if [[ -n ${MONGODB_URL:-} && $(mongo_url_kind "$MONGODB_URL") == external ]]; then
+  if mongo_url_external; then
     local shown
     shown=$(redact_url "$MONGODB_URL")
     mongo_python || fail mongodb "no python with pymongo to ping MONGODB_URL; run: $ROOT/.venv/bin/pip install pymongo"
@@ -419,7 +424,7 @@ up_mongodb() {
   wait_for mongodb "$where" "$LOGS/mongo.log" mongo_started_answers
 }
 
-stop_mongodb() { stop_pid mongodb "$RUN/mongo.pid" secantusd; }
+stop_mongodb() { stop_pid mongodb "$RUN/mongo.pid" secantusd-py; }
 
 # --- status -----------------------------------------------------------------------------------------------
 
@@ -437,7 +442,8 @@ probe() {
       ;;
     mongodb)
       ST_PORT=$MONGODB_PORT
-      if [[ -n ${MONGODB_URL:-} && $(mongo_url_kind "$MONGODB_URL") == external ]]; then
+      if mongo_url_external; then
+        ST_HOST=$MU_HOST ST_PORT=$MU_PORT
         mongo_ping "$MONGODB_URL" && up=1
         ST_STATE=$([[ $up == 1 ]] && echo up || echo down) ST_BY=MONGODB_URL ST_EXTRA=$(redact_url "$MONGODB_URL")
         return
@@ -463,7 +469,7 @@ cmd_status() {
     [[ $ST_STATE == up ]] || rc=1
     if [[ $json == 1 ]]; then
       printf '%s%s: {"status": %s, "host": %s, "port": %s, "started_by": %s' "$sep" "$(json_str "$svc")" \
-        "$(json_str "$ST_STATE")" "$(json_str "$ST_HOST")" "$ST_PORT" "$([[ -n $ST_BY ]] && json_str "$ST_BY" || echo null)"
+        "$(json_str "$ST_STATE")" "$(json_str "$ST_HOST")" "${ST_PORT:-null}" "$([[ -n $ST_BY ]] && json_str "$ST_BY" || echo null)"
       case $svc in
         rabbitmq) printf ', "management_port": %s, "management": %s' "$RABBITMQ_MANAGEMENT_PORT" "$(json_str "$ST_EXTRA")" ;;
         mongodb) [[ $ST_BY != MONGODB_URL ]] || printf ', "url": %s' "$(json_str "$ST_EXTRA")" ;;
@@ -478,7 +484,7 @@ cmd_status() {
         *) how="" ;;
       esac
       [[ $svc != rabbitmq ]] || how="management $HOST:$RABBITMQ_MANAGEMENT_PORT $ST_EXTRA${how:+; $how}"
-      printf '%-10s %-4s %-15s %s\n' "$svc" "$ST_STATE" "$ST_HOST:$ST_PORT" "${how:+($how)}"
+      printf '%-10s %-4s %-15s%s\n' "$svc" "$ST_STATE" "$ST_HOST${ST_PORT:+:$ST_PORT}" "${how:+ ($how)}"
     fi
   done
   [[ $json == 1 ]] && printf '}\n'
