@@ -45,6 +45,11 @@ class ContractError(Exception):
 class ContractLoadError(ContractError):
     """The contracts directory is missing or holds a schema that cannot be used."""
 
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
 
 class UnknownSchemaError(ContractError, LookupError):
     def __init__(self, key: str) -> None:
@@ -93,8 +98,9 @@ def find_contracts_dir(start: Path | None = None) -> Path:
             if (directory / "contracts" / "schemas").is_dir():
                 return directory / "contracts"
     raise ContractLoadError(
-        "cannot find a contracts/ directory above this package or the working directory; "
-        "pass its path (e.g. from OBSERVATORY_CONTRACTS_DIR)"
+        "contracts",
+        "no such directory above this package or the working directory; "
+        "pass its path (e.g. from OBSERVATORY_CONTRACTS_DIR)",
     )
 
 
@@ -197,12 +203,12 @@ class ContractRegistry:
             root = root / "contracts"
         schema_dir = root / "schemas"
         if not schema_dir.is_dir():
-            raise ContractLoadError(f"{schema_dir}: no such directory")
+            raise ContractLoadError(schema_dir, "no such directory")
         schemas = [read_schema(schema_dir, path) for path in sorted(schema_dir.rglob("*.json"))]
         seen: dict[str, Path] = {}
         for s in schemas:
             if s.id in seen:
-                raise ContractLoadError(f"{s.path}: $id {s.id} is also used by {seen[s.id]}")
+                raise ContractLoadError(s.path, f"$id {s.id} is also used by {seen[s.id]}")
             seen[s.id] = s.path
         return cls(root, schemas)
 
@@ -251,7 +257,7 @@ class ContractRegistry:
             try:
                 self._openapi[name] = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise ContractLoadError(f"{path}: {exc}") from exc
+                raise ContractLoadError(path, str(exc)) from exc
         return copy.deepcopy(self._openapi[name])
 
     # -- validation -----------------------------------------------------------------------------------
@@ -287,22 +293,23 @@ def read_schema(schema_dir: Path, path: Path) -> Schema:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ContractLoadError(f"{path}: not readable JSON: {exc}") from exc
+        raise ContractLoadError(path, f"not readable JSON: {exc}") from exc
     if not isinstance(document, dict):
-        raise ContractLoadError(f"{path}: a schema must be a JSON object")
+        raise ContractLoadError(path, "a schema must be a JSON object")
     try:
         Draft202012Validator.check_schema(document)
     except SchemaError as exc:
-        raise ContractLoadError(f"{path}: not a valid 2020-12 schema: {exc.message}") from exc
+        raise ContractLoadError(path, f"not a valid 2020-12 schema: {exc.message}") from exc
     schema_id = document.get("$id")
     match = ID_PATTERN.match(schema_id) if isinstance(schema_id, str) else None
     if match is None:
-        raise ContractLoadError(f"{path}: $id must look like {ID_PREFIX}<name>/<MAJOR.MINOR.PATCH>")
+        raise ContractLoadError(path, f"$id must look like {ID_PREFIX}<name>/<MAJOR.MINOR.PATCH>")
     if match["name"] != name:
-        raise ContractLoadError(f"{path}: $id names {match['name']!r} but the file is {name!r}")
+        raise ContractLoadError(path, f"$id names {match['name']!r} but the file is {name!r}")
     if document.get(VERSION_KEY) != match["version"]:
+        found = document.get(VERSION_KEY)
         raise ContractLoadError(
-            f"{path}: {VERSION_KEY} {document.get(VERSION_KEY)!r} differs from the $id version {match['version']}"
+            path, f"{VERSION_KEY} {found!r} differs from the $id version {match['version']}"
         )
     return Schema(name=name, id=match.string, version=match["version"], path=path, document=document)
 
