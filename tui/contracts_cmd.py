@@ -104,7 +104,7 @@ def run_check(base: str | None, root: Path, out: TextIO | None = None) -> int:
     except CheckAborted as exc:
         print(f"observatory contracts check: {exc}", file=sys.stderr)
         return 2
-    for line in findings.problems:
+    for line in sorted(findings.problems):
         print(line, file=out)
     print(findings.summary(), file=out)
     return 1 if findings.problems else 0
