@@ -88,8 +88,8 @@ class Broker:
     def ingress_url(self) -> str:
         return f"http://127.0.0.1:{self._server.port}/"
 
-    async def start(self) -> None:
-        """Serve the ingress, connect (waiting a little for RabbitMQ, never failing on it), dispatch."""
+    async def start(self, connect_wait_s: float = CONNECT_WAIT_S) -> None:
+        """Serve the ingress, connect (waiting up to ``connect_wait_s`` for RabbitMQ, never failing on it)."""
         for line in rmq_topology.unsupported_filter_warnings(self.plan):
             log.warning("%s", line)
         await self._server.start()
@@ -101,7 +101,7 @@ class Broker:
         for dispatcher in self.dispatchers:
             await dispatcher.start()
         await self.connection.start()
-        if not await self.connection.wait_ready(CONNECT_WAIT_S):
+        if not await self.connection.wait_ready(connect_wait_s):
             log.warning(
                 "broker: RabbitMQ not reachable yet (%s); the ingress answers 503", self.connection.last_error
             )
