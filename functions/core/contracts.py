@@ -250,15 +250,59 @@ class ContractRegistry:
         except KeyError:
             raise UnknownEventTypeError(event_type) from None
 
-    def openapi(self, name: OpenApiName) -> dict[str, Any]:
-        """The OpenAPI document as stored (schemas referenced by ``$id``); a copy, safe to change."""
+    def openapi(self, name: OpenApiName, *, bundled: bool = False) -> dict[str, Any]:
+        """The OpenAPI document; a copy, safe to change.
+
+        As stored, it refers to schemas by ``$id``. ``bundled=True`` copies each referenced schema into
+        ``components/schemas`` and points every ``$ref`` inside the document, which is what a server
+        should answer on ``/openapi.json``: Swagger UI and code generators cannot fetch the ``$id`` URLs.
+        """
         if name not in self._openapi:
             path = self.root / "openapi" / f"{name}.json"
             try:
                 self._openapi[name] = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise ContractLoadError(path, str(exc)) from exc
-        return copy.deepcopy(self._openapi[name])
+        document = copy.deepcopy(self._openapi[name])
+        return self._bundle(document) if bundled else document
+
+    def _bundle(self, document: dict[str, Any]) -> dict[str, Any]:
+        components: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+        pending: list[str] = []
+
+        def local(schema_id: str) -> str:
+            key = self.get(schema_id).name.replace("/", ".")
+            if key not in components:
+                components[key] = None  # reserved; filled below, so cycles terminate
+                pending.append(schema_id)
+            return f"#/components/schemas/{key}"
+
+        def rewrite(node: Any, here: str | None) -> None:
+            # ``here`` is the component an embedded schema now lives at: its own "#/..." refs move with it.
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str):
+                    target, _, fragment = ref.partition("#")
+                    if target:
+                        node["$ref"] = local(target) + fragment
+                    elif here is not None:
+                        node["$ref"] = here + fragment
+                for value in node.values():
+                    rewrite(value, here)
+            elif isinstance(node, list):
+                for value in node:
+                    rewrite(value, here)
+
+        rewrite(document, None)
+        while pending:
+            schema_id = pending.pop()
+            embedded = self.schema(schema_id)
+            for keyword in ("$schema", "$id"):
+                embedded.pop(keyword, None)
+            key = local(schema_id)
+            rewrite(embedded, key)
+            components[key.rsplit("/", 1)[-1]] = embedded
+        return document
 
     # -- validation -----------------------------------------------------------------------------------
 

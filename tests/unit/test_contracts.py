@@ -273,3 +273,32 @@ def test_contracts_dir_is_found_from_the_package() -> None:
     assert find_contracts_dir() == CONTRACTS
     assert default_registry() is default_registry()
     assert default_registry().root == CONTRACTS
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def _at(document: Any, pointer: str) -> Any:
+    for token in pointer.lstrip("/").split("/"):
+        document = document[token.replace("~1", "/").replace("~0", "~")]
+    return document
+
+
+@pytest.mark.parametrize("name", ["gateway", "readmodel"])
+def test_bundled_openapi_is_self_contained(registry: ContractRegistry, name: Any) -> None:
+    stored = registry.openapi(name)
+    bundled = registry.openapi(name, bundled=True)
+    assert any(not ref.startswith("#") for ref in _refs(stored))
+    refs = _refs(bundled)
+    assert refs and all(ref.startswith("#/") for ref in refs)
+    for ref in refs:
+        assert _at(bundled, ref[1:]) is not None, ref
+    problem = bundled["components"]["schemas"]["problem"]
+    assert "$id" not in problem
+    assert problem["properties"] == registry.schema("problem")["properties"]
