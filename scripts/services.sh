@@ -89,7 +89,9 @@ pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=2000, connectTimeoutMS
 }
 
 mongo_answers() {
-  if mongo_python; then mongo_ping "mongodb://$HOST:$MONGODB_PORT/?directConnection=true"; else tcp_open "$HOST" "$MONGODB_PORT"; fi
+  # A closed port fails at once; pymongo alone would spend its whole server-selection timeout.
+  tcp_open "$HOST" "$MONGODB_PORT" || return 1
+  if mongo_python; then mongo_ping "mongodb://$HOST:$MONGODB_PORT/?directConnection=true"; fi
 }
 
 # Splits a MongoDB URL into MU_HOST and MU_PORT; a seed list or mongodb+srv keeps its hosts in MU_HOST
