@@ -194,12 +194,17 @@ def to_amqp(event: Event) -> AmqpMessage:
 
 
 def from_amqp(headers: Mapping[str, object] | None, body: bytes, content_type: str | None = None) -> Event:
-    """Read a broker message back into an event; ``ce-`` prefixes are optional. Raises ``InvalidEvent``."""
+    """Read a broker message back into an event; ``ce-`` prefixes are optional. Raises ``InvalidEvent``.
+
+    Headers that cannot be attribute names (``x-delivery-count``, ``x-death``) are skipped.
+    """
     attributes: dict[str, object] = {}
     for key, value in (headers or {}).items():
         name = key[3:] if key.startswith("ce-") else key
         if name == "content-type":
             name = "datacontenttype"
+        elif not _NAME.match(name):
+            continue  # RabbitMQ's own headers (x-delivery-count on quorum queues, x-death) are no attributes
         if isinstance(value, bytes):
             value = value.decode(errors="replace")
         elif isinstance(value, datetime):

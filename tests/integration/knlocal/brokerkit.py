@@ -38,7 +38,9 @@ Script = Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes
 
 def require_rabbitmq() -> None:
     try:
-        pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL + "?connection_attempts=1&socket_timeout=3")).close()
+        pika.BlockingConnection(
+            pika.URLParameters(RABBITMQ_URL + "?connection_attempts=1&socket_timeout=3")
+        ).close()
     except Exception as exc:
         pytest.fail(f"RabbitMQ is not reachable ({exc.__class__.__name__}: {exc}); {HINT}", pytrace=False)
 
