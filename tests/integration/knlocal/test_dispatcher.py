@@ -16,6 +16,7 @@ from knlocal.manifests import DeliverySpec, Destination
 
 from tests.conftest import free_port
 from tests.integration.knlocal.brokerkit import (
+    Script,
     Subscriber,
     build_topology,
     counters,
@@ -31,7 +32,7 @@ from tests.integration.knlocal.brokerkit import (
 pytestmark = pytest.mark.integration
 
 
-def answers(*statuses: int) -> object:
+def answers(*statuses: int) -> Script:
     """A script answering the n-th attempt of each event with statuses[n-1] (the last one repeats)."""
 
     def script(n: int, _h: dict[str, str], _b: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -41,7 +42,7 @@ def answers(*statuses: int) -> object:
 
 
 async def test_retries_follow_the_rabbitmq_timing_until_delivered() -> None:
-    sub = Subscriber("flaky", answers(500, 500, 200))  # type: ignore[arg-type]
+    sub = Subscriber("flaky", answers(500, 500, 200))
     await sub.start()
     delivery = DeliverySpec(retry=3, backoff_policy="exponential", backoff_delay_s=0.05)
     topo = build_topology([trigger("flaky", sub.url, delivery=delivery)])
@@ -61,7 +62,7 @@ async def test_retries_follow_the_rabbitmq_timing_until_delivered() -> None:
 
 
 async def test_a_non_retryable_400_counts_as_delivered() -> None:
-    sub, dls = Subscriber("bad-request", answers(400)), Subscriber("dls")  # type: ignore[arg-type]
+    sub, dls = Subscriber("bad-request", answers(400)), Subscriber("dls")
     await sub.start()
     await dls.start()
     delivery = DeliverySpec(retry=3, backoff_delay_s=0.01, dead_letter_sink=Destination(uri=dls.url))
@@ -79,7 +80,7 @@ async def test_a_non_retryable_400_counts_as_delivered() -> None:
 
 
 async def test_exhausted_retries_reach_the_dead_letter_sink_with_error_extensions() -> None:
-    sub, dls = Subscriber("down", answers(503)), Subscriber("dls")  # type: ignore[arg-type]
+    sub, dls = Subscriber("down", answers(503)), Subscriber("dls")
     await sub.start()
     await dls.start()
     unreachable = f"http://127.0.0.1:{free_port()}/"
@@ -119,7 +120,7 @@ async def test_exhausted_retries_reach_the_dead_letter_sink_with_error_extension
 async def test_without_a_dead_letter_sink_the_event_is_dropped_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    sub, broker_dls = Subscriber("down", answers(500)), Subscriber("broker-dls")  # type: ignore[arg-type]
+    sub, broker_dls = Subscriber("down", answers(500)), Subscriber("broker-dls")
     await sub.start()
     await broker_dls.start()
     # The Trigger has its own delivery without a DLS, so the Broker's DLS does not apply (RabbitMQ broker rule).
@@ -228,7 +229,7 @@ async def test_a_dispatcher_killed_mid_delivery_leaves_the_event_to_be_redeliver
         second_broker = Broker(config, build_topology([trigger("work", healthy.url)]), resolve)
         await second_broker.start()
         await wait_until(lambda: healthy.ids() == ["k-1"], what="redelivery to the second dispatcher")
-        await wait_until(lambda: counters(second_broker, "work")["delivered"] == 1, what="the ack")  # type: ignore[arg-type]
+        await wait_until(lambda: counters(second_broker, "work")["delivered"] == 1, what="the ack")
         assert counters(second_broker, "work")["redelivered"] == 1
     finally:
         stuck.release.set()
