@@ -26,7 +26,8 @@ RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 RABBITMQ_MANAGEMENT_PORT="${RABBITMQ_MANAGEMENT_PORT:-15672}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 MONGODB_PORT="${MONGODB_PORT:-27017}"
-WAIT_SECONDS="${SERVICES_WAIT_SECONDS:-60}"
+SERVICES_WAIT_SECONDS="${SERVICES_WAIT_SECONDS:-60}"
+WAIT_SECONDS=$SERVICES_WAIT_SECONDS
 
 usage_error() { printf 'services.sh: %s (%s)\n' "$1" "$USAGE" >&2; exit 2; }
 say() { printf '%s: %s\n' "$1" "$2"; }
@@ -533,7 +534,7 @@ take_lock() {
 
 main() {
   local var
-  for var in POSTGRES_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT REDIS_PORT MONGODB_PORT WAIT_SECONDS; do
+  for var in POSTGRES_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT REDIS_PORT MONGODB_PORT SERVICES_WAIT_SECONDS; do
     if ! [[ ${!var} =~ ^[0-9]{1,5}$ ]] || ((${!var} < 1 || ${!var} > 65535)); then
       usage_error "$var must be 1-65535, not '${!var}'"
     fi
