@@ -12,6 +12,10 @@ Things a cluster has and the runtime deliberately does not use are recorded, not
 * ``spec.filters`` on a Trigger is not supported by the RabbitMQ broker, which then matches every
   event; such Triggers load (``has_filters=True``) and add a line to ``Topology.warnings``.
 * Namespace, ConfigMap and Kustomization documents are known and skipped; unknown kinds warn.
+
+Longer than most modules on purpose: it is the one reader of ``knative/`` (values, a typed accessor
+that knows the field path for errors, one small parser per kind, cross-reference checks), and
+splitting it would scatter the webhook rules a reader wants to see side by side.
 """
 
 from __future__ import annotations
