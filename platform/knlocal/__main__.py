@@ -70,6 +70,9 @@ async def _serve(runtime: Runtime) -> int:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="knlocal: %(levelname)s %(name)s: %(message)s")
+    # Connection chatter and one line per readiness probe would drown the runtime's own messages.
+    for noisy in ("pika", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = RuntimeConfig.from_env(os.environ)
         overrides = port_overrides(os.environ)
