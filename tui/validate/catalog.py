@@ -13,6 +13,7 @@ import yaml
 from referencing import Registry, Resource
 
 from tui.validate.crdschema import KindKey, schemas_of_crd
+from tui.validate.loader import load_all
 
 # The Kubernetes minor the cluster script installs (kindest/node); core kinds are checked against it.
 KUBERNETES_VERSION = "1.32.0"
@@ -37,7 +38,7 @@ class Catalog:
         schemas: dict[KindKey, dict[str, Any]] = {}
         for path in sorted(crd_dir.glob("*.yaml")) + sorted(crd_dir.glob("*.yml")):
             try:
-                docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+                docs = load_all(path.read_text(encoding="utf-8"))
             except yaml.YAMLError as exc:
                 raise CatalogError(f"{path}: not YAML: {exc}") from exc
             for doc in docs:

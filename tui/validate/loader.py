@@ -15,6 +15,12 @@ SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".observatory", ".m
 # Groups whose documents look like Kubernetes objects but are read by tools, not an API server.
 TOOL_GROUPS = {"kind.x-k8s.io"}
 KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
+# libyaml's loader when PyYAML was built with it: same results, several times faster.
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_all(text: str) -> list[Any]:
+    return list(yaml.load_all(text, Loader=SAFE_LOADER))
 
 
 @dataclass
@@ -63,7 +69,7 @@ def load(paths: Sequence[Path], base: Path) -> Loaded:
         loaded.files += 1
         name = display(path, base)
         try:
-            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+            docs = load_all(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark is not None else "."

@@ -126,8 +126,10 @@ def check_autoscaling_annotations(annotations: Mapping[str, Any]) -> list[Proble
             problems.append((key, f"unknown autoscaling annotation {suffix!r} (typo?)"))
             continue
         canonical = next((c for c, alias in ALIASES.items() if alias == suffix), suffix)
-        if canonical in values:
-            problems.append((key, f"set together with its alias; keep only {PREFIX}{canonical}"))
+        if canonical != suffix and PREFIX + canonical in annotations:
+            problems.append(
+                (key, f"legacy alias set together with {PREFIX}{canonical}; keep only the latter")
+            )
             continue
         if not isinstance(raw, str):
             problems.append((key, f"annotation values are strings; quote {raw!r}"))
