@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from knlocal.eventing.naming import (
     AMQP_NAME_LIMIT,
     broker_names,

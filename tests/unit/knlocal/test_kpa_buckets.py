@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from knlocal.serving.kpa.buckets import MetricWindows, TimedBuckets, WeightedBuckets
 from knlocal.serving.kpa.window import MaxWindow
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from knlocal.manifests import load_topology
 from knlocal.serving.kpa.config import AnnotationError, AutoscalerConfig, decider_spec
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from knlocal.serving.kpa.config import AutoscalerConfig, DeciderSpec, decider_spec
 from knlocal.serving.kpa.decider import DeciderState, ScaleResult, decide, initial_ebc, should_poke
 

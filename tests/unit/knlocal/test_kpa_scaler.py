@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
+
 from knlocal.serving.kpa.buckets import MetricWindows
 from knlocal.serving.kpa.config import AutoscalerConfig, DeciderSpec, decider_spec
 from knlocal.serving.kpa.decider import DeciderState, decide, initial_ebc

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from knlocal.manifests import ManifestError, load_topology, parse_iso8601_duration
 
 REPO = Path(__file__).resolve().parents[3]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from knlocal.config import DEFAULT_RABBITMQ_URL, ConfigError, RuntimeConfig
 from knlocal.eventing.naming import stable_uid
 from knlocal.serving.kpa.durations import parse_go_duration
