@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ def repo_root(start: Path | None = None) -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def default_crds_dir(root: Path, environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
+def default_crds_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get("OBSERVATORY_CRDS_DIR"):
         return Path(env["OBSERVATORY_CRDS_DIR"])
