@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup lint unit check-bazel down help
+.PHONY: run test setup lint contracts unit down help
 
 help:
 	@echo "make run   - set up everything, then run the pipeline locally (observatory up)"
@@ -20,7 +20,16 @@ lint:
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: setup lint
+# Schema changes are compared with CONTRACTS_BASE: by default the upstream main when this clone has one
+# (a branch under review), else the previous commit.
+CONTRACTS_BASE ?= $(shell b=$$(git rev-parse -q --verify origin/main 2>/dev/null); \
+	if [ -n "$$b" ] && [ "$$b" != "$$(git rev-parse HEAD)" ]; then echo "$$b"; \
+	else git rev-parse -q --verify HEAD~1 2>/dev/null; fi)
+
+contracts:
+	$(VENV)/bin/observatory contracts check $(if $(CONTRACTS_BASE),--base $(CONTRACTS_BASE))
+
+test: setup lint contracts
 	$(VENV)/bin/pytest -p no:cacheprovider
 
 unit:
