@@ -16,7 +16,8 @@ def iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:  # BSON datetimes come back naive unless the client is tz_aware
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    # Fixed width (always milliseconds) so that the strings sort in time order too.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def iso_ms(epoch_ms: int | None) -> str | None:
