@@ -39,7 +39,6 @@ TIMEOUT=600
 PORT_MAP=(
   "3000|30300|gateway-edge|3000"
   "8080|30080|readmodel-edge|8080"
-  "8081|30081|web-mirror-edge|8081"
   "15672|31567|rabbitmq|15672"
   "9090|30090|prometheus|9090"
   "9093|30093|alertmanager|9093"
@@ -347,7 +346,7 @@ step secrets "namespace ${NAMESPACE} and Secrets observatory-backing, observator
 step platform "platform/: RabbitMQ, PostgreSQL, MongoDB, Redis, Prometheus, Alertmanager, Grafana" apply_platform
 step knative "knative/: Services, Broker, Triggers" apply_knative
 if [[ $PORTS -eq 1 ]]; then
-  step ports "local ports 3000 8080 8081 15672 9090 9093 3002" forward_ports
+  step ports "local ports 3000 8080 15672 9090 9093 3002" forward_ports
 else
   emit ports skip "--no-ports"
 fi
