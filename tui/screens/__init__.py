@@ -1,0 +1,1 @@
+"""Screens of the Textual client: dashboard, job detail, new job, dead letters, launcher, help, confirm."""
