@@ -42,7 +42,8 @@ def job_row(database_url: str, job_id: str) -> dict[str, Any] | None:
 
 
 def stored(services: Any, job_id: str) -> list[dict[str, Any]]:
-    collection = pymongo.MongoClient(services.mongodb_url)[services.mongodb_database]["dead_letters"]
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(services.mongodb_url)
+    collection = client[services.mongodb_database]["dead_letters"]
     return list(collection.find({"jobid": job_id}))
 
 
