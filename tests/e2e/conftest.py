@@ -82,11 +82,14 @@ class RunningRuntime:
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
     tag = secrets.token_hex(4)
     name = f"obs_e2e_{tag}"
-    database_url = psycopg.conninfo.make_conninfo(PG_ADMIN_URL, dbname=name)
+    # A URL, not a conninfo string: the functions' settings accept only postgresql:// URLs.
+    database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     from functions.core.migrations import migrate
 
     migrate(database_url)  # creates the database; fails (not skips) when PostgreSQL is missing
-    mongo = pymongo.MongoClient(MONGODB_URL, serverSelectionTimeoutMS=5000)
+    mongo: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        MONGODB_URL, serverSelectionTimeoutMS=5000
+    )
     mongo.admin.command("ping")
     rds = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     rds.ping()

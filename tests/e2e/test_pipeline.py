@@ -57,7 +57,7 @@ def all_terminal(runtime: RunningRuntime, ids: list[str]) -> dict[str, str] | No
 
 def idle_at_zero(runtime: RunningRuntime, service: str) -> bool:
     s = runtime.service(service)
-    return s["desired"] == 0 and s["actual"] == 0 and s["in_flight"] == 0
+    return bool(s["desired"] == 0 and s["actual"] == 0 and s["in_flight"] == 0)
 
 
 def test_mixed_jobs_all_terminal_and_stores_agree(runtime: RunningRuntime) -> None:
@@ -78,7 +78,8 @@ def test_mixed_jobs_all_terminal_and_stores_agree(runtime: RunningRuntime) -> No
     assert Counter(final.values()) == expected
 
     def redis_agrees() -> dict[str, int] | None:
-        totals = {k: int(v) for k, v in runtime.redis.hgetall(runtime.redis_prefix + "totals").items()}
+        raw: dict[str, str] = runtime.redis.hgetall(runtime.redis_prefix + "totals")  # type: ignore[assignment]
+        totals = {str(k): int(v) for k, v in raw.items()}
         return totals if all(totals.get(status, 0) == n for status, n in expected.items()) else None
 
     wait_for("Redis totals match PostgreSQL", redis_agrees, 120)
@@ -88,7 +89,7 @@ def test_mixed_jobs_all_terminal_and_stores_agree(runtime: RunningRuntime) -> No
         completed = events.count_documents({"type": "dev.observatory.job.completed", "jobid": {"$in": ids}})
         failed = events.count_documents({"type": "dev.observatory.job.failed", "jobid": {"$in": ids}})
         submitted = events.count_documents({"type": "dev.observatory.job.submitted", "jobid": {"$in": ids}})
-        return completed == expected["COMPLETED"] and failed == expected["FAILED"] and submitted == 500
+        return bool(completed == expected["COMPLETED"] and failed == expected["FAILED"] and submitted == 500)
 
     wait_for("MongoDB audit trail matches PostgreSQL", mongo_agrees, 120)
 
@@ -159,7 +160,7 @@ def test_killing_an_instance_mid_request_loses_no_accepted_job(runtime: RunningR
     def busy_instance() -> dict[str, Any] | None:
         for inst in runtime.service("processor").get("instances", []):
             if inst["state"] == "ready" and inst["in_flight"] > 0:
-                return inst
+                return dict(inst)
         return None
 
     victim = wait_for("a processor instance with requests in flight", busy_instance, 120, 0.1)
