@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import psycopg
@@ -95,7 +96,7 @@ def services() -> Iterator[Services]:
 
     from functions.core.migrations import migrate
 
-    database_url = psycopg.conninfo.make_conninfo(PG_ADMIN_URL, dbname=dbname)
+    database_url = urlunsplit(urlsplit(PG_ADMIN_URL)._replace(path=f"/{dbname}"))
     migrate(database_url)
     found = Services(
         database_url=database_url,

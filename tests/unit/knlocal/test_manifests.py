@@ -76,7 +76,7 @@ def test_repository_topology() -> None:
     assert proc.delivery is not None
     assert (proc.delivery.retry, proc.delivery.backoff_policy) == (3, "exponential")
     assert proc.delivery.backoff_delay_s == pytest.approx(0.2)
-    assert proc.delivery.timeout_s == pytest.approx(30.0)
+    assert proc.delivery.timeout_s == pytest.approx(45.0)
     aggregator_types = sorted(
         t.filter_attributes["type"]
         for t in topo.triggers.values()
