@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -26,7 +27,7 @@ TERMINAL = ("COMPLETED", "FAILED", "DEAD_LETTERED")
 def submit(
     runtime: RunningRuntime, jobs: list[tuple[str, dict[str, Any]]], concurrency: int = 32
 ) -> list[str]:
-    """POST every job to the gateway; all must be accepted (202); returns the job ids in order."""
+    """POST every job to the gateway with a fresh id; all must be accepted (202); returns the job ids."""
 
     async def run() -> list[str]:
         slots = asyncio.Semaphore(concurrency)
@@ -35,7 +36,8 @@ def submit(
             async def one(job_type: str, payload: dict[str, Any]) -> str:
                 async with slots:
                     resp = await client.post(
-                        runtime.gateway_url + "/jobs", json={"type": job_type, "payload": payload}
+                        runtime.gateway_url + "/jobs",
+                        json={"id": str(uuid.uuid4()), "type": job_type, "payload": payload},
                     )
                 assert resp.status_code == 202, resp.text
                 return str(resp.json()["jobId"])
