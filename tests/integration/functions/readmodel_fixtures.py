@@ -75,8 +75,8 @@ def _url(conninfo: str, dbname: str) -> str:
     return f"postgresql://{user}@{host}:{port}/{dbname}"
 
 
-@pytest.fixture(scope="module")
-def stores(services: Any) -> Iterator[Stores]:
+@pytest.fixture(scope="module", name="stores")
+def stores_fixture(services: Any) -> Iterator[Stores]:
     name = f"obs_readmodel_{secrets.token_hex(4)}"
     url = _url(services.database_url, name)
     migrate(url)

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from readmodel_fixtures import BASE_TIME, Stores, client_for, insert_job, stores  # noqa: F401 - fixture
+from readmodel_fixtures import BASE_TIME, Stores, client_for, insert_job, stores_fixture  # noqa: F401 - the stores fixture
 
 from functions.readmodel.app import build_app
 
@@ -20,7 +20,7 @@ STATUSES = ("PENDING", "EXECUTING", "COMPLETED", "FAILED", "DEAD_LETTERED")
 
 
 @pytest.fixture(scope="module")
-def seeded(stores: Stores) -> list[dict[str, Any]]:  # noqa: F811
+def seeded(stores: Stores) -> list[dict[str, Any]]:
     """53 jobs, one a minute; three share each created_at to exercise the id tie-break of the cursor."""
     rows = []
     for i in range(53):
@@ -37,7 +37,7 @@ def seeded(stores: Stores) -> list[dict[str, Any]]:  # noqa: F811
 
 
 @pytest.fixture
-async def client(stores: Stores, seeded: list[dict[str, Any]]) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+async def client(stores: Stores, seeded: list[dict[str, Any]]) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(build_app(stores.env())) as found:
         yield found
 
@@ -143,7 +143,7 @@ async def test_one_job_unknown_and_malformed(client: httpx.AsyncClient, seeded: 
     assert malformed.json()["errors"][0]["pointer"] == "/path/id"
 
 
-async def test_stats_reads_redis_aggregates(client: httpx.AsyncClient, stores: Stores) -> None:  # noqa: F811
+async def test_stats_reads_redis_aggregates(client: httpx.AsyncClient, stores: Stores) -> None:
     import time
 
     from functions.core.jobs import EventType
@@ -181,7 +181,7 @@ async def test_alerts_without_a_source(client: httpx.AsyncClient) -> None:
     assert "ALERTMANAGER_URL" in body["note"]
 
 
-async def test_alerts_from_an_unreachable_alertmanager(stores: Stores) -> None:  # noqa: F811
+async def test_alerts_from_an_unreachable_alertmanager(stores: Stores) -> None:
     from readmodel_fixtures import free_port
 
     app = build_app(stores.env(ALERTMANAGER_URL=f"http://127.0.0.1:{free_port()}"))

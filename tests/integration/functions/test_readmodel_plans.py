@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from readmodel_fixtures import Stores, stores  # noqa: F401 - fixture
+from readmodel_fixtures import Stores, stores_fixture  # noqa: F401 - the stores fixture
 
 from functions.readmodel.params import job_query
 from functions.readmodel.queries import changed_jobs_sql, jobs_sql
@@ -23,7 +23,7 @@ NEWEST = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def big_table(stores: Stores) -> Stores:  # noqa: F811
+def big_table(stores: Stores) -> Stores:
     stores.sql(
         """INSERT INTO jobs (id, type, status, status_rank, payload, created_at, updated_at)
            SELECT gen_random_uuid(),
@@ -48,10 +48,10 @@ def big_table(stores: Stores) -> Stores:  # noqa: F811
     return stores
 
 
-def plan(stores: Stores, sql: str, params: dict[str, Any]) -> str:  # noqa: F811
+def plan(stores: Stores, sql: str, params: dict[str, Any]) -> str:
     with psycopg.connect(stores.database_url, autocommit=True) as conn:
         assert conn.execute("SHOW enable_seqscan").fetchone() == ("on",)
-        row = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()
     assert row is not None
     return json.dumps(row[0])
 

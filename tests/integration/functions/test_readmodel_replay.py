@@ -7,14 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from readmodel_fixtures import (  # noqa: F401 - stores is a fixture
+from readmodel_fixtures import (
     BASE_TIME,
     TOKEN,
     Stores,
     client_for,
     insert_job,
     running_sink,
-    stores,
+    stores_fixture,  # noqa: F401 - the stores fixture
 )
 
 from functions.core.jobs import EventType
@@ -25,7 +25,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SUBMITTED_SCHEMA = "https://observatory.dev/schemas/events/job-submitted/1.0.0"
 
 
-def dead_letter(stores: Stores, job_id: str, payload: dict[str, Any] | None = None) -> tuple[str, str]:  # noqa: F811
+def dead_letter(stores: Stores, job_id: str, payload: dict[str, Any] | None = None) -> tuple[str, str]:
     """A dead-lettered job.submitted as the broker hands it to the dead-letter sink; returns (_id, event id)."""
     event_id = str(uuid.uuid4())
     inserted = stores.dead_letters.insert_one({
@@ -38,12 +38,12 @@ def dead_letter(stores: Stores, job_id: str, payload: dict[str, Any] | None = No
     return str(inserted.inserted_id), event_id
 
 
-def generation(stores: Stores, job_id: str) -> tuple[str, int]:  # noqa: F811
+def generation(stores: Stores, job_id: str) -> tuple[str, int]:
     (row,) = stores.sql("SELECT status, generation FROM jobs WHERE id = %s", (job_id,))
     return str(row[0]), int(row[1])
 
 
-async def test_replay_needs_the_token(stores: Stores) -> None:  # noqa: F811
+async def test_replay_needs_the_token(stores: Stores) -> None:
     job = insert_job(stores, status="DEAD_LETTERED")
     letter, _ = dead_letter(stores, job)
     async with (
@@ -60,7 +60,7 @@ async def test_replay_needs_the_token(stores: Stores) -> None:  # noqa: F811
     assert generation(stores, job) == ("DEAD_LETTERED", 0)
 
 
-async def test_completed_job_is_refused_without_force(stores: Stores) -> None:  # noqa: F811
+async def test_completed_job_is_refused_without_force(stores: Stores) -> None:
     job = insert_job(stores, status="COMPLETED")
     letter, _ = dead_letter(stores, job)
     async with (
@@ -78,7 +78,7 @@ async def test_completed_job_is_refused_without_force(stores: Stores) -> None:  
     assert len(sink.received) == 1
 
 
-async def test_replay_publishes_the_next_generation_and_records_it(stores: Stores) -> None:  # noqa: F811
+async def test_replay_publishes_the_next_generation_and_records_it(stores: Stores) -> None:
     job = insert_job(stores, status="DEAD_LETTERED")
     letter, event_id = dead_letter(stores, job, {"message": "replay me"})
     async with (
@@ -106,7 +106,7 @@ async def test_replay_publishes_the_next_generation_and_records_it(stores: Store
     assert marked is not None and marked["replayCount"] == 1 and marked["replayedAt"] is not None
 
 
-async def test_sink_down_changes_nothing(stores: Stores) -> None:  # noqa: F811
+async def test_sink_down_changes_nothing(stores: Stores) -> None:
     job = insert_job(stores, status="DEAD_LETTERED")
     letter, _ = dead_letter(stores, job)
     async with (
@@ -121,7 +121,7 @@ async def test_sink_down_changes_nothing(stores: Stores) -> None:  # noqa: F811
     assert marked is not None and "replayedAt" not in marked
 
 
-async def test_payload_that_no_longer_validates_is_422_with_pointers(stores: Stores) -> None:  # noqa: F811
+async def test_payload_that_no_longer_validates_is_422_with_pointers(stores: Stores) -> None:
     job = insert_job(stores, status="DEAD_LETTERED")
     letter, _ = dead_letter(stores, job, {"message": "x", "unexpected": True})
     async with (
@@ -135,7 +135,7 @@ async def test_payload_that_no_longer_validates_is_422_with_pointers(stores: Sto
     assert generation(stores, job) == ("DEAD_LETTERED", 0)
 
 
-async def test_unknown_dead_letter_is_404(stores: Stores) -> None:  # noqa: F811
+async def test_unknown_dead_letter_is_404(stores: Stores) -> None:
     async with client_for(build_app(stores.env(OBSERVATORY_API_TOKEN=TOKEN))) as client:
         response = await client.post("/dead-letters/0123456789abcdef01234567/replay", headers=AUTH)
     assert response.status_code == 404

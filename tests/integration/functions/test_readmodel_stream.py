@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from readmodel_fixtures import BASE_TIME, Stores, free_port, insert_job, stores  # noqa: F401 - fixture
+from readmodel_fixtures import BASE_TIME, Stores, free_port, insert_job, stores_fixture  # noqa: F401 - the stores fixture
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,7 +26,7 @@ def rss_kib(pid: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def server(stores: Stores) -> Iterator[str]:  # noqa: F811
+def server(stores: Stores) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -63,14 +63,14 @@ def read_events(lines: Iterator[str], wanted: int) -> list[tuple[str, dict[str, 
         elif line.startswith("data: "):
             data = json.loads(line[6:])
         elif line == "" and name is not None and data is not None:
-            found.append((name, data))  # type: ignore[arg-type]
+            found.append((name, data))
             name, data = None, None
             if len(found) >= wanted:
                 break
     return found
 
 
-def test_stream_sends_stats_then_job_changes(server: str, stores: Stores) -> None:  # noqa: F811
+def test_stream_sends_stats_then_job_changes(server: str, stores: Stores) -> None:
     with httpx.stream("GET", server + "/stream", params={"interval": "0.2"}, timeout=30,
                       headers={"Origin": "null"}) as response:  # fmt: skip
         assert response.status_code == 200

@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from bson import ObjectId
-from readmodel_fixtures import BASE_TIME, Stores, client_for, event_doc, insert_job, stores  # noqa: F401
+from readmodel_fixtures import BASE_TIME, Stores, client_for, event_doc, insert_job, stores_fixture  # noqa: F401 - the stores fixture
 
 from functions.core.jobs import EventType
 from functions.core.stores.redis import Aggregates
@@ -19,12 +19,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def client(stores: Stores) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+async def client(stores: Stores) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(build_app(stores.env())) as found:
         yield found
 
 
-async def count(stores: Stores, job_id: str, *phases: EventType) -> None:  # noqa: F811
+async def count(stores: Stores, job_id: str, *phases: EventType) -> None:
     aggregates = Aggregates.connect(stores.redis_url, stores.prefix)
     for i, event_type in enumerate(phases):
         await aggregates.apply(source="/t", event_id=f"{job_id}.{event_type.phase}", event_type=event_type,
@@ -34,7 +34,7 @@ async def count(stores: Stores, job_id: str, *phases: EventType) -> None:  # noq
 
 async def test_consistent_job_merges_all_stores_in_time_order(
     client: httpx.AsyncClient, stores: Stores
-) -> None:  # noqa: F811
+) -> None:
     job = insert_job(stores, status="COMPLETED", created_at=BASE_TIME)
     stores.events.insert_many([
         event_doc(job, "submitted", BASE_TIME, data={"jobId": job, "type": "echo", "generation": 0}),
@@ -53,7 +53,7 @@ async def test_consistent_job_merges_all_stores_in_time_order(
 
 async def test_completed_in_postgresql_without_completed_event_is_inconsistent(
     client: httpx.AsyncClient,
-    stores: Stores,  # noqa: F811
+    stores: Stores,
 ) -> None:
     job = insert_job(stores, status="COMPLETED", created_at=BASE_TIME)
     stores.events.insert_one(event_doc(job, "submitted", BASE_TIME))
@@ -65,7 +65,7 @@ async def test_completed_in_postgresql_without_completed_event_is_inconsistent(
     assert "Redis shows PENDING but PostgreSQL says COMPLETED" in messages
 
 
-async def test_dead_letter_appears_in_the_timeline(client: httpx.AsyncClient, stores: Stores) -> None:  # noqa: F811
+async def test_dead_letter_appears_in_the_timeline(client: httpx.AsyncClient, stores: Stores) -> None:
     job = insert_job(stores, status="DEAD_LETTERED", created_at=BASE_TIME)
     stores.dead_letters.insert_one({
         "source": "/observatory/gateway", "id": f"{job}-sub", "type": EventType.SUBMITTED.value, "jobid": job,
@@ -81,7 +81,7 @@ async def test_timeline_unknown_and_malformed(client: httpx.AsyncClient) -> None
     assert (await client.get("/jobs/zzz/timeline")).status_code == 400
 
 
-async def test_events_newest_first_with_filters_and_pages(client: httpx.AsyncClient, stores: Stores) -> None:  # noqa: F811
+async def test_events_newest_first_with_filters_and_pages(client: httpx.AsyncClient, stores: Stores) -> None:
     job, other = str(uuid.uuid4()), str(uuid.uuid4())
     docs = [event_doc(job, phase, BASE_TIME + timedelta(seconds=i)) for i, phase in
             enumerate(["submitted", "started", "failed", "submitted", "started", "completed"])]  # fmt: skip
@@ -118,7 +118,7 @@ async def test_events_bad_parameters(client: httpx.AsyncClient) -> None:
     assert bad_cursor.status_code == 400
 
 
-async def test_dead_letters_list(client: httpx.AsyncClient, stores: Stores) -> None:  # noqa: F811
+async def test_dead_letters_list(client: httpx.AsyncClient, stores: Stores) -> None:
     job = str(uuid.uuid4())
     inserted = stores.dead_letters.insert_one({
         "source": "/observatory/gateway", "id": f"{job}-x", "type": EventType.SUBMITTED.value, "jobid": job,

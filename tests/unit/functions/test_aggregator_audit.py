@@ -24,7 +24,13 @@ def event(attrs: dict[str, Any], data: Any) -> CloudEvent:
     return CloudEvent({**base, **attrs}, data)
 
 
-GOOD = {"jobId": JOB, "type": "echo", "payload": {"m": 1}, "submittedAt": "2026-01-02T03:04:00Z", "generation": 0}
+GOOD = {
+    "jobId": JOB,
+    "type": "echo",
+    "payload": {"m": 1},
+    "submittedAt": "2026-01-02T03:04:00Z",
+    "generation": 0,
+}
 
 CASES = [
     # (name, attrs, data, valid, violation pointers, counted)
@@ -43,7 +49,9 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("name", "attrs", "data", "valid", "pointers", "counted"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "attrs", "data", "valid", "pointers", "counted"), CASES, ids=[c[0] for c in CASES]
+)
 def test_audit_vectors(
     name: str, attrs: dict[str, Any], data: Any, valid: bool, pointers: list[str], counted: bool
 ) -> None:
