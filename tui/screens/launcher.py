@@ -37,8 +37,8 @@ class LauncherScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "Local UIs"
         table: DataTable[Any] = self.query_one("#uis", DataTable)
-        for name in ("UI", "port", "URL", "reachable", "what it is"):
-            table.add_column(name, key=name)
+        for name, width in (("UI", 20), ("port", 5), ("URL", 35), ("reachable", 24), ("what it is", None)):
+            table.add_column(name, key=name, width=width)
         for ui in LOCAL_UIS:
             table.add_row(ui.name, str(ui.port), ui.url, Text("probing…", "dim"), ui.description, key=ui.key)
         table.focus()
@@ -52,7 +52,7 @@ class LauncherScreen(Screen[None]):
     def on_probes_done(self, message: ProbesDone) -> None:
         table: DataTable[Any] = self.query_one("#uis", DataTable)
         for ui, why in zip(LOCAL_UIS, message.results, strict=True):
-            cell = Text("answers", "green") if why is None else Text(f"no ({why})", "red")
+            cell = Text("answers", "green") if why is None else Text(f"no: {why}", "red")
             table.update_cell(ui.key, "reachable", cell)
         up = sum(1 for why in message.results if why is None)
         self.query_one("#launcher-status", Static).update(f"{up} of {len(LOCAL_UIS)} answer")

@@ -26,7 +26,9 @@ JOB_C = "cccccccc-3333-4333-8333-333333333333"
 LETTER = "65f0c0ffee0000000000beef"
 
 
-def job(job_id: str, status: str, job_type: str = "echo", created: str = "2026-01-02T03:04:05Z") -> dict[str, Any]:
+def job(
+    job_id: str, status: str, job_type: str = "echo", created: str = "2026-01-02T03:04:05Z"
+) -> dict[str, Any]:
     return {
         "id": job_id, "type": job_type, "status": status, "generation": 0, "attempts": 1,
         "correlationId": "corr-1", "errorCode": "boom" if status == "FAILED" else None,
@@ -46,7 +48,9 @@ STATS: dict[str, Any] = {
 }
 
 
-def problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None) -> httpx.Response:
+def problem(
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> httpx.Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors is not None:
         body["errors"] = errors
@@ -70,10 +74,18 @@ class FakeObservatory:
     submitted: list[dict[str, Any]] = field(default_factory=list)
     replays: list[tuple[str, bool, str | None]] = field(default_factory=list)
     alerts: dict[str, Any] = field(
-        default_factory=lambda: {"source": "http://alertmanager.test", "alerts": [
-            {"name": "DeadLettersGrowing", "severity": "critical", "state": "active",
-             "summary": "dead letters grow", "startsAt": "2026-01-02T03:00:00Z"},
-        ]}  # fmt: skip
+        default_factory=lambda: {
+            "source": "http://alertmanager.test",
+            "alerts": [
+                {
+                    "name": "DeadLettersGrowing",
+                    "severity": "critical",
+                    "state": "active",
+                    "summary": "dead letters grow",
+                    "startsAt": "2026-01-02T03:00:00Z",
+                },
+            ],
+        }
     )
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -117,7 +129,9 @@ class FakeObservatory:
             found = [j for j in self.jobs if j["id"] == path.split("/")[2]]
             if not found:
                 return problem(404, "Not Found", "no job")
-            return httpx.Response(200, json={**found[0], "payload": {"message": "hi"}, "result": {"echo": "hi"}})
+            return httpx.Response(
+                200, json={**found[0], "payload": {"message": "hi"}, "result": {"echo": "hi"}}
+            )
         if request.url.host in ("127.0.0.1", "localhost"):  # launcher probes
             if request.url.port in (8080, 3000):
                 return httpx.Response(200, text="ok")
@@ -166,10 +180,14 @@ class FakeObservatory:
     def _gateway(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         self.submitted.append(body)
-        if body.get("type") == "sleep" and not isinstance(body.get("payload", {}).get("seconds"), int | float):
+        if body.get("type") == "sleep" and not isinstance(
+            body.get("payload", {}).get("seconds"), int | float
+        ):
             return problem(422, "Unprocessable Content", "the payload does not match payloads/sleep",
                            [{"pointer": "/payload/seconds", "message": "'seconds' is a required property"}])  # fmt: skip
-        return httpx.Response(202, json={"jobId": body.get("id") or JOB_C, "eventId": "evt-42", "status": "PENDING"})
+        return httpx.Response(
+            202, json={"jobId": body.get("id") or JOB_C, "eventId": "evt-42", "status": "PENDING"}
+        )
 
     def _replay(self, request: httpx.Request, letter_id: str) -> httpx.Response:
         force = request.url.params.get("force") == "true"

@@ -11,6 +11,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from tui.app import ObservatoryApp
+
 SIZE = (120, 40)
 TURNS = 400
 
@@ -30,3 +32,8 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> 
 async def until_text(pilot: Pilot[Any], text: str) -> str:
     await until(pilot, lambda: text in screen_text(pilot), f"{text!r} on screen")
     return screen_text(pilot)
+
+
+def observatory(pilot: Pilot[Any]) -> ObservatoryApp:
+    assert isinstance(pilot.app, ObservatoryApp)
+    return pilot.app
