@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from functions.core.cloudevents import CORRELATION, CloudEvent
 from functions.core.jobs import EventType
+from functions.core.times import parse_rfc3339
 
 JOB_ID_EXT = "jobid"
 JOB_TYPE_EXT = "jobtype"
@@ -43,19 +44,6 @@ class Count:
 class Outcome:
     document: dict[str, Any]
     count: Count | None
-
-
-def parse_time(raw: object) -> datetime | None:
-    """An RFC 3339 timestamp as an aware UTC datetime; None when absent or unreadable."""
-    if isinstance(raw, datetime):
-        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.strip().upper().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _uuid(value: object) -> str | None:
@@ -118,7 +106,7 @@ def audit(event: CloudEvent, contracts: Contracts, received_at: datetime) -> Out
     violations = check(attrs, data, contracts)
     job_id = _uuid(attrs.get(JOB_ID_EXT)) or _uuid(body.get("jobId"))
     job_type = _text(attrs.get(JOB_TYPE_EXT)) or _text(body.get("type"))
-    event_time = parse_time(attrs.get("time"))
+    event_time = parse_rfc3339(attrs.get("time"))
     if attrs.get("time") is not None and event_time is None:
         violations.append(_violation("/time", f"{attrs.get('time')!r} is not an RFC 3339 timestamp"))
     when = event_time or received_at

@@ -19,14 +19,11 @@ from functions.core.stores.mongo import AuditStore
 from functions.core.stores.postgres import JobRepository
 from functions.core.stores.redis import Aggregates
 from functions.core.telemetry import correlation_id
+from functions.core.times import rfc3339
 from functions.deadletter import metrics
 from functions.deadletter.record import DeadLetter, read_dead_letter
 
 SOURCE = "/observatory/deadletter"
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 class DeadLetterSink:

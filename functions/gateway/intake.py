@@ -26,6 +26,7 @@ from functions.core.errors import (
     UnsupportedMediaType,
 )
 from functions.core.jobs import EventType, job_id_for_key, reply_event_id
+from functions.core.times import rfc3339
 
 SOURCE = "/observatory/gateway"
 SUBMITTED_SCHEMA = "events/job-submitted"
@@ -114,10 +115,6 @@ class Submission:
 
 def _errors(violations: list[Violation], prefix: str) -> list[FieldError]:
     return [FieldError(prefix + v.pointer, v.message) for v in violations]
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _canonical_uuid(value: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from functions.core.cloudevents import CORRELATION, CloudEvent, build
 from functions.core.contracts import ContractRegistry
 from functions.core.jobs import EventType, reply_event_id
+from functions.core.times import rfc3339
 
 SOURCE = "/observatory/processor"
 
@@ -26,10 +27,6 @@ class JobRef:
     generation: int
     correlation_id: str | None
     event_id: str
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _event(

@@ -14,10 +14,11 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from functions.core.errors import BadRequest, FieldError
 from functions.core.jobs import JobStatus
+from functions.core.times import parse_rfc3339
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -62,20 +63,11 @@ def uuid_of(raw: str, name: str, where: str = "query") -> str:
         raise err from None
 
 
-def parse_time(raw: str) -> datetime | None:
-    """An RFC 3339 timestamp as an aware UTC datetime; None when unreadable (a naive one is taken as UTC)."""
-    try:
-        parsed = datetime.fromisoformat(raw.strip().upper().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def time_of(query: Mapping[str, str], name: str) -> datetime | None:
     raw = query.get(name)
     if raw is None or raw == "":
         return None
-    parsed = parse_time(raw)
+    parsed = parse_rfc3339(raw)
     if parsed is None:
         raise _bad(name, f"{raw[:60]!r} is not an RFC 3339 timestamp such as 2026-01-02T03:04:05Z")
     return parsed

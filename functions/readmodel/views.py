@@ -7,17 +7,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from functions.core.times import rfc3339
+
 # Columns of the list view: enough for a table row without shipping every result.
 LIST_COLUMNS = "id, type, status, generation, attempts, correlation_id, error, created_at, updated_at, started_at, finished_at"
 
 
 def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # BSON datetimes come back naive unless the client is tz_aware
-        value = value.replace(tzinfo=UTC)
-    # Fixed width (always milliseconds) so that the strings sort in time order too.
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if value is None else rfc3339(value)
 
 
 def iso_ms(epoch_ms: int | None) -> str | None:

@@ -7,7 +7,6 @@ Every write is a single statement whose WHERE clause enforces the forward-only r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -174,7 +173,3 @@ class JobRepository:
             {"id": job_id},
         )
         return None if row is None else int(row["generation"])
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")

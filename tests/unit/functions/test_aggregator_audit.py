@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from cloudevents.http import CloudEvent
 
-from functions.aggregator.audit import audit, parse_time
+from functions.aggregator.audit import audit
 from functions.core.contracts import default_registry
 from functions.core.jobs import EventType
+from functions.core.times import parse_rfc3339 as parse_time
 
 JOB = str(uuid.UUID(int=7))
 RECEIVED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
