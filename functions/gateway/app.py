@@ -143,7 +143,7 @@ class Gateway:
 
     async def openapi(self) -> Response:
         try:
-            return json_response(self.r.contracts.openapi("gateway"))
+            return json_response(self.r.contracts.openapi("gateway", bundled=True))
         except ContractError as exc:
             raise Unavailable(f"the OpenAPI document is missing: {exc}") from exc
 
