@@ -8,13 +8,12 @@ producer sent a malformed field; whatever cannot be attributed to a job is audit
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from functions.core.cloudevents import CORRELATION, CloudEvent
-from functions.core.jobs import EventType
+from functions.core.jobs import EventType, canonical_uuid
 from functions.core.times import parse_rfc3339
 
 JOB_ID_EXT = "jobid"
@@ -44,15 +43,6 @@ class Count:
 class Outcome:
     document: dict[str, Any]
     count: Count | None
-
-
-def _uuid(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 def _text(value: object) -> str | None:
@@ -90,7 +80,7 @@ def check(attrs: dict[str, Any], data: object, contracts: Contracts) -> list[dic
             violations.extend(_violation(v.pointer, v.message) for v in found)
     if isinstance(data, dict):
         ext_job, data_job = _text(attrs.get(JOB_ID_EXT)), _text(data.get("jobId"))
-        if ext_job and data_job and _uuid(ext_job) != _uuid(data_job):
+        if ext_job and data_job and canonical_uuid(ext_job) != canonical_uuid(data_job):
             violations.append(_violation("/jobId", f"differs from the jobid extension {ext_job!r}"))
         ext_type, data_type = _text(attrs.get(JOB_TYPE_EXT)), _text(data.get("type"))
         if ext_type and data_type and ext_type != data_type:
@@ -104,7 +94,7 @@ def audit(event: CloudEvent, contracts: Contracts, received_at: datetime) -> Out
     data = event.get_data()
     body = data if isinstance(data, dict) else {}
     violations = check(attrs, data, contracts)
-    job_id = _uuid(attrs.get(JOB_ID_EXT)) or _uuid(body.get("jobId"))
+    job_id = canonical_uuid(attrs.get(JOB_ID_EXT)) or canonical_uuid(body.get("jobId"))
     job_type = _text(attrs.get(JOB_TYPE_EXT)) or _text(body.get("type"))
     event_time = parse_rfc3339(attrs.get("time"))
     if attrs.get("time") is not None and event_time is None:

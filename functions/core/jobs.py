@@ -81,3 +81,13 @@ def job_id_for_key(idempotency_key: str) -> str:
 def reply_event_id(job_id: str, event_type: EventType, generation: int = 0) -> str:
     """Replies get deterministic ids so a redelivered request yields the same reply, deduped downstream."""
     return f"{job_id}.{event_type.phase}.{generation}"
+
+
+def canonical_uuid(value: object) -> str | None:
+    """The canonical lower-case form of a UUID string, or None when ``value`` is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None

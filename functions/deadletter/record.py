@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from functions.core.cloudevents import CORRELATION, CloudEvent
-from functions.core.jobs import EVENT_PREFIX, EventType
+from functions.core.jobs import EVENT_PREFIX, EventType, canonical_uuid
 
 ERROR_DEST = "knativeerrordest"
 ERROR_CODE = "knativeerrorcode"
@@ -44,15 +43,6 @@ def error_code(raw: str | None) -> int:
     except (TypeError, ValueError):
         return -1
     return code if -1 <= code <= 599 else -1
-
-
-def _uuid(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -95,7 +85,7 @@ def read_dead_letter(event: CloudEvent, received_at: datetime) -> DeadLetter:
     attrs = {k: v for k, v in event.get_attributes().items()}
     data = event.get_data()
     body: dict[str, Any] = data if isinstance(data, dict) else {}
-    job_id = _uuid(attrs.get("jobid")) or _uuid(body.get("jobId"))
+    job_id = canonical_uuid(attrs.get("jobid")) or canonical_uuid(body.get("jobId"))
     job_type = attrs.get("jobtype") or body.get("type")
     generation = body.get("generation")
     payload = body.get("payload")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from functions.core.cloudevents import CORRELATION, CloudEvent, extension
 from functions.core.contracts import ContractRegistry, UnknownJobTypeError
 from functions.core.errors import FieldError
-from functions.core.jobs import EventType
+from functions.core.jobs import EventType, canonical_uuid
 from functions.processor.events import JobRef
 
 SUBMITTED_SCHEMA = "events/job-submitted"
@@ -30,15 +29,6 @@ class Invalid:
         return "; ".join(f"{e.pointer or '/'}: {e.message}" for e in self.errors)[:10000]
 
 
-def _uuid(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
-
-
 def check_submitted(contracts: ContractRegistry, event: CloudEvent) -> JobRef | Invalid:
     attrs = event.get_attributes()
     if attrs.get("type") != EventType.SUBMITTED.value:
@@ -48,7 +38,7 @@ def check_submitted(contracts: ContractRegistry, event: CloudEvent) -> JobRef | 
         )
     data = event.get_data()
     if not isinstance(data, dict):
-        job_id = _uuid(extension(event, "jobid"))
+        job_id = canonical_uuid(extension(event, "jobid"))
         return Invalid([FieldError("/data", "the data must be a JSON object")], job_id=job_id)
     errors = [FieldError("/data" + v.pointer, v.message) for v in contracts.validate(SUBMITTED_SCHEMA, data)]
     job_type = data.get("type")
@@ -68,7 +58,7 @@ def check_submitted(contracts: ContractRegistry, event: CloudEvent) -> JobRef | 
     if errors:
         return Invalid(
             sorted(errors, key=lambda e: (e.pointer, e.message)),
-            job_id=_uuid(data.get("jobId")) or _uuid(extension(event, "jobid")),
+            job_id=canonical_uuid(data.get("jobId")) or canonical_uuid(extension(event, "jobid")),
             job_type=job_type if isinstance(job_type, str) and job_type else "unknown",
             payload=payload if isinstance(payload, dict) else {},
             generation=max(generation, 0),

@@ -73,6 +73,7 @@ def build_app(env: Mapping[str, str], *, contracts: ContractRegistry | None = No
     app = FunctionApp("readmodel", resources)
     registry = contracts or default_registry()
     probe = reads.RuntimeProbe(resources, settings.runtime_url)
+
     def route(method: str, template: str, summary: str) -> Callable[[Handler], Handler]:
         # The summary says what the route is for here; contracts/openapi/readmodel.json documents it.
         return app.route(method, template)
@@ -151,4 +152,3 @@ def build_app(env: Mapping[str, str], *, contracts: ContractRegistry | None = No
             raise Unavailable(f"the OpenAPI document is missing: {exc}") from exc
 
     return ReadModelApp(app, CorsPolicy(settings.cors_origins))
-

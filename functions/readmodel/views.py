@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from functions.core.jobs import canonical_uuid
 from functions.core.times import rfc3339
 
 # Columns of the list view: enough for a table row without shipping every result.
@@ -112,7 +112,4 @@ def _data_member(doc: Mapping[str, Any], name: str) -> Any:
 
 
 def valid_uuid(value: object) -> str | None:
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return None
+    return canonical_uuid(value if isinstance(value, str) else str(value))
