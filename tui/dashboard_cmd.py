@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(func=run)
 
 
-def _http_url(flag: str, value: str) -> str:
+def http_url(flag: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{flag} {value!r} is not an http(s) URL such as http://127.0.0.1:8080")
@@ -55,7 +55,7 @@ def _token(env: Mapping[str, str]) -> str | None:
 def endpoints_from(args: argparse.Namespace, env: Mapping[str, str]) -> Endpoints:
     read_model = args.read_model or env.get("READ_MODEL_URL") or DEFAULT_READ_MODEL
     gateway = args.gateway or env.get("GATEWAY_URL") or DEFAULT_GATEWAY
-    return Endpoints(_http_url("--read-model", read_model), _http_url("--gateway", gateway), _token(env))
+    return Endpoints(http_url("--read-model", read_model), http_url("--gateway", gateway), _token(env))
 
 
 def run(args: argparse.Namespace) -> int:
