@@ -74,7 +74,7 @@ class JobDetailScreen(Screen[None]):
         for entry in self.entries:
             store = str(entry.get("store", ""))
             what = str(entry.get("what", "")).removeprefix("dev.observatory.")
-            table.add_row(clock(entry.get("time")), Text(store, STORE_STYLE.get(store, "")), what,
+            table.add_row(clock(entry.get("time"), precise=True), Text(store, STORE_STYLE.get(store, "")), what,
                           _entry_detail(entry.get("detail")))  # fmt: skip
         table.border_title = f"Timeline ({len(self.entries)} entries, oldest first)"
         if self.entries:

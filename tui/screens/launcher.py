@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.messages import ProbesDone
 from tui.screens.base import host
-from tui.widgets.view_model import LOCAL_UIS, browser_blocker
+from tui.widgets.view_model import LocalUi, browser_blocker, local_uis
 
 NOTE = ("'answers' means something accepted an HTTP request on that port — any status counts; "
         "it is not a health check. Enter opens the selected UI, r probes again.")  # fmt: skip
@@ -27,6 +27,10 @@ class LauncherScreen(Screen[None]):
         Binding("r", "probe", "Probe again"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.uis: list[LocalUi] = []
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield DataTable(id="uis", cursor_type="row")
@@ -36,30 +40,32 @@ class LauncherScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "Local UIs"
+        endpoints = host(self).client.endpoints
+        self.uis = local_uis(endpoints.read_model, endpoints.gateway)
         table: DataTable[Any] = self.query_one("#uis", DataTable)
         for name, width in (("UI", 20), ("port", 5), ("URL", 35), ("reachable", 24), ("what it is", None)):
             table.add_column(name, key=name, width=width)
-        for ui in LOCAL_UIS:
+        for ui in self.uis:
             table.add_row(ui.name, str(ui.port), ui.url, Text("probing…", "dim"), ui.description, key=ui.key)
         table.focus()
         self.action_probe()
 
     @work(exclusive=True, group="probe")
     async def action_probe(self) -> None:
-        results = await host(self).client.probe_all([ui.url for ui in LOCAL_UIS])
+        results = await host(self).client.probe_all([ui.url for ui in self.uis])
         self.post_message(ProbesDone(results))
 
     def on_probes_done(self, message: ProbesDone) -> None:
         table: DataTable[Any] = self.query_one("#uis", DataTable)
-        for ui, why in zip(LOCAL_UIS, message.results, strict=True):
+        for ui, why in zip(self.uis, message.results, strict=True):
             cell = Text("answers", "green") if why is None else Text(f"no: {why}", "red")
             table.update_cell(ui.key, "reachable", cell)
         up = sum(1 for why in message.results if why is None)
-        self.query_one("#launcher-status", Static).update(f"{up} of {len(LOCAL_UIS)} answer")
+        self.query_one("#launcher-status", Static).update(f"{up} of {len(self.uis)} answer")
 
     @on(DataTable.RowSelected, "#uis")
     def open_ui(self, event: DataTable.RowSelected) -> None:
-        ui = next(u for u in LOCAL_UIS if u.key == event.row_key.value)
+        ui = next(u for u in self.uis if u.key == event.row_key.value)
         blocker = browser_blocker(os.environ, sys.platform)
         status = self.query_one("#launcher-status", Static)
         if blocker:

@@ -100,7 +100,6 @@ class NewJobScreen(Screen[None]):
             (f"✓ {verb}: ", "green bold"), f"job {answer.get('jobId')}  status {answer.get('status')}",
             f"\n  event {answer.get('eventId')}", ("\n  ctrl+o opens its timeline · esc returns", "dim"),
         ))  # fmt: skip
-        self.app.notify(f"job {answer.get('jobId')} {verb}", title="New job")
 
     def on_job_refused(self, message: JobRefused) -> None:
         text = Text.assemble(("✗ refused: ", "red bold"), message.message)

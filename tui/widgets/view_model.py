@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,10 +41,11 @@ class LocalUi:
     port: int
     path: str
     description: str
+    base: str | None = None  # where the dashboard was told it runs, when not on the default port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.path}"
+        return f"{self.base or f'http://127.0.0.1:{self.port}'}{self.path}"
 
 
 # The same list as platform/launcher/launcher.html and the web mirror's launcher (DESIGN.md's port map).
@@ -59,6 +60,12 @@ LOCAL_UIS = (
     LocalUi("alertmanager", "Alertmanager", 9093, "/", "active and silenced alerts"),
     LocalUi("grafana", "Grafana", 3002, "/", "the Task Observatory dashboard"),
 )
+
+
+def local_uis(read_model: str, gateway: str) -> list[LocalUi]:
+    """The launcher's list, with the read model and gateway where this dashboard reaches them."""
+    bases = {"readmodel": read_model.rstrip("/"), "gateway": gateway.rstrip("/")}
+    return [replace(ui, base=bases[ui.key]) if ui.key in bases else ui for ui in LOCAL_UIS]
 
 
 @dataclass(frozen=True)
@@ -138,10 +145,13 @@ def parse_time(raw: object) -> datetime | None:
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
-def clock(raw: object) -> str:
-    """An RFC 3339 time as the local HH:MM:SS, or a dash."""
+def clock(raw: object, *, precise: bool = False) -> str:
+    """An RFC 3339 time as the local HH:MM:SS (with milliseconds when ``precise``), or a dash."""
     found = parse_time(raw)
-    return found.astimezone().strftime("%H:%M:%S") if found else "—"
+    if found is None:
+        return "—"
+    local = found.astimezone()
+    return local.strftime("%H:%M:%S") + (f".{local.microsecond // 1000:03d}" if precise else "")
 
 
 def ago(raw: object, now: datetime) -> str:

@@ -203,3 +203,21 @@ async def test_client_turns_problems_and_dead_ports_into_typed_errors() -> None:
     assert await client.probe("http://127.0.0.1:9/") == "connection refused"
     assert await client.probe("http://127.0.0.1:8080/") is None  # a 400 still means something answers
     await client.aclose()
+
+
+def test_local_uis_follow_the_dashboards_endpoints() -> None:
+    found = {u.key: u.url for u in vm.local_uis("http://10.1.2.3:18080/", "http://gw:3100")}
+    assert found["readmodel"] == "http://10.1.2.3:18080/openapi.json"
+    assert found["gateway"] == "http://gw:3100/openapi.json"
+    assert found["grafana"] == "http://127.0.0.1:3002/"
+
+
+@pytest.mark.parametrize(
+    ("raw", "precise", "pattern"),
+    [(None, False, "—"), ("2026-01-02T03:04:05.123Z", True, r"^\d\d:\d\d:05\.123$"),
+     ("2026-01-02T03:04:05Z", False, r"^\d\d:\d\d:05$")],
+)  # fmt: skip
+def test_clock(raw: object, precise: bool, pattern: str) -> None:
+    import re
+
+    assert re.match(pattern, vm.clock(raw, precise=precise))
