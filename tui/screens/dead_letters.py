@@ -83,7 +83,7 @@ class DeadLettersScreen(Screen[None]):
             table.add_row(
                 clock(letter.get("receivedAt")), short_id(letter.get("jobId")), str(letter.get("jobType") or ""),
                 str(letter.get("type") or "").removeprefix("dev.observatory."),
-                str(letter.get("knativeerrordest") or ""), str(letter.get("knativeerrorcode") or ""),
+                _host(letter.get("knativeerrordest")), str(letter.get("knativeerrorcode") or ""),
                 str(letter.get("replayCount") or 0), key=str(letter.get("id")),
             )  # fmt: skip
         more = " · m loads older" if self.next_cursor else ""
@@ -170,3 +170,8 @@ class DeadLettersScreen(Screen[None]):
 
     def _status(self, text: Text) -> None:
         self.query_one("#letters-status", Static).update(text)
+
+
+def _host(url: object) -> str:
+    """A destination URL without scheme and trailing slash: the table has no room for more."""
+    return str(url or "").removeprefix("http://").removeprefix("https://").rstrip("/")

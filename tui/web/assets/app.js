@@ -34,7 +34,12 @@ function el(tag, props = {}, ...children) {
 }
 
 const shortId = (id) => (id || "").slice(0, 8);
-const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "—");
+function clock(iso, precise = false) {
+  if (!iso) return "—";
+  const when = new Date(iso);
+  const text = when.toLocaleTimeString([], { hour12: false });
+  return precise ? `${text}.${String(when.getMilliseconds()).padStart(3, "0")}` : text;
+}
 function millis(v) {
   if (typeof v !== "number") return "—";
   if (v < 1) return `${v.toFixed(2)} ms`;
@@ -186,7 +191,7 @@ async function openJob(id) {
   verdict.className = v.consistent ? "ok" : "bad";
   $("findings").replaceChildren(...(v.findings || []).map((f) => el("li", { class: `finding ${f.severity}` }, `${f.severity}: ${f.message}`)));
   $("timeline-body").replaceChildren(...timeline.entries.map((e) =>
-    el("tr", {}, el("td", {}, clock(e.time)), el("td", {}, el("span", { class: `store ${e.store}` }, e.store)),
+    el("tr", {}, el("td", {}, clock(e.time, true)), el("td", {}, el("span", { class: `store ${e.store}` }, e.store)),
       el("td", {}, String(e.what).replace("dev.observatory.", "")),
       el("td", { class: "mono small" }, e.detail ? JSON.stringify(e.detail.data ?? e.detail).slice(0, 120) : ""))));
 }
@@ -302,8 +307,12 @@ async function start() {
   state.config = await (await fetch("/config.json", { cache: "no-store" })).json();
   $("source").textContent = state.config.readModel;
   $("footer-source").textContent = state.config.readModel;
-  $("uis").replaceChildren(...UIS.map(([name, port, path]) =>
-    el("li", {}, el("a", { href: `http://${location.hostname || "127.0.0.1"}:${port}${path}`, target: "_blank", rel: "noopener" }, name), ` :${port}`)));
+  // The read model and the gateway are where this mirror was told they are; the rest on their usual ports.
+  const bases = { 8080: state.config.readModel, 3000: state.config.gateway };
+  $("uis").replaceChildren(...UIS.map(([name, port, path]) => {
+    const base = bases[port] || `http://${location.hostname || "127.0.0.1"}:${port}`;
+    return el("li", {}, el("a", { href: `${base}${path}`, target: "_blank", rel: "noopener" }, name), ` ${base.replace(/^https?:\/\//, "")}`);
+  }));
   $("status-filter").addEventListener("change", readFilters);
   $("type-filter").addEventListener("change", readFilters);
   $("search").addEventListener("input", readFilters);
