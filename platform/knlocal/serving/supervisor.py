@@ -99,6 +99,7 @@ class _ServiceState:
     crashes: int = 0
     not_before: float = 0.0
     restarts: int = 0
+    reserved: set[int] = field(default_factory=set)  # ordinals of instances being spawned
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -223,7 +224,7 @@ class Supervisor:
         task.add_done_callback(self._background.discard)
 
     def _next_ordinal(self, state: _ServiceState) -> int:
-        used = {i.ordinal for i in state.instances}
+        used = {i.ordinal for i in state.instances} | state.reserved
         n = 1
         while n in used:
             n += 1
@@ -233,25 +234,35 @@ class Supervisor:
         spec = state.spec
         port = free_port()
         ordinal = self._next_ordinal(state)
+        state.reserved.add(ordinal)  # concurrent starts must not share a number (or a log file)
         log_path = self._logs_dir / f"{spec.service}-{ordinal}.log"
         env = {**spec.env, "PORT": str(port)}
         argv = [part.replace("{port}", str(port)) for part in spec.command]
-        with log_path.open("ab") as log:
-            log.write(
-                f"--- knlocal: starting {spec.service}-{ordinal} on port {port} at {time.ctime()}\n".encode()
-            )
-            log.flush()
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=self._cwd,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # own process group: signals reach the instance and its children only
-            )
+        try:
+            with log_path.open("ab") as log:
+                log.write(
+                    f"--- knlocal: starting {spec.service}-{ordinal} on port {port} at {time.ctime()}\n".encode()
+                )
+                log.flush()
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    cwd=self._cwd,
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,  # own process group: signals reach the instance and its children only
+                )
+        except OSError as exc:
+            state.reserved.discard(ordinal)
+            state.not_before = time.monotonic() + _BACKOFF_MAX
+            state.changed.set()
+            with contextlib.suppress(OSError), log_path.open("ab") as log:
+                log.write(f"--- knlocal: cannot start {spec.service}: {exc}\n".encode())
+            return
         inst = Instance(spec.service, ordinal, port, process, log_path)
         state.instances.append(inst)
+        state.reserved.discard(ordinal)
         inst.monitor = asyncio.create_task(self._monitor(state, inst), name=f"monitor:{inst.name}")
         if await self._wait_until_ready(inst, spec.readiness_path):
             if inst.state != "starting":
