@@ -62,9 +62,7 @@ class Broker:
         self.broker = _pick(topology, broker)
         self.plan = rmq_topology.plan(topology, self.broker, config)
         self._resolve = resolve
-        self.connection = Connection(
-            config.rabbitmq_url, name=f"knlocal broker {self.broker.namespace}/{self.broker.name}"
-        )
+        self.connection = Connection(config.rabbitmq_url, name=f"knlocal broker {self.plan.exchange}")
         self.connection.on_connected(self._declare)  # before the publisher and the consumers
         self.publisher = Publisher(self.connection)
         self.ingress = Ingress(self._publish)
