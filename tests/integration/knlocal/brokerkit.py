@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pika
 import pytest
+
 from knlocal import manifests
 from knlocal.config import RuntimeConfig
 from knlocal.eventing import topology

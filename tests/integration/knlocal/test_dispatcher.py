@@ -11,9 +11,9 @@ import logging
 
 import httpx
 import pytest
+
 from knlocal.eventing.broker import Broker
 from knlocal.manifests import DeliverySpec, Destination
-
 from tests.conftest import free_port
 from tests.integration.knlocal.brokerkit import (
     Script,

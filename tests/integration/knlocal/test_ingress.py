@@ -9,8 +9,8 @@ import secrets
 import httpx
 import pika
 import pytest
-from knlocal.eventing.broker import Broker
 
+from knlocal.eventing.broker import Broker
 from tests.conftest import free_port
 from tests.integration.knlocal.brokerkit import (
     RABBITMQ_URL,

@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+
 from knlocal.eventing.deadletters import error_extensions, failed_copy
 from knlocal.eventing.message import (
     Event,
