@@ -324,6 +324,7 @@ class Publisher:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._channel: Channel | None = None
+        self._reopening = asyncio.Lock()
         connection.on_connected(self._open)
 
     async def _open(self, connection: Connection) -> None:
@@ -340,4 +341,12 @@ class Publisher:
         channel = self._channel
         if channel is None or not self._connection.connected:
             raise AmqpUnavailable("not connected to RabbitMQ")
+        if not channel.is_open:
+            # The server closed the channel (e.g. the exchange was deleted) but not the connection.
+            async with self._reopening:
+                if self._channel is channel:
+                    await self._open(self._connection)
+            if self._channel is None:
+                raise AmqpUnavailable("no publisher channel")
+            channel = self._channel
         await channel.publish(exchange, message)

@@ -10,7 +10,9 @@ import httpx
 import pika
 import pytest
 
+from knlocal.eventing.amqp import AmqpUnavailable
 from knlocal.eventing.broker import Broker
+from knlocal.eventing.message import AmqpMessage
 from tests.conftest import free_port
 from tests.integration.knlocal.brokerkit import (
     RABBITMQ_URL,
@@ -140,3 +142,12 @@ async def test_503_with_retry_after_while_rabbitmq_is_unreachable() -> None:
         assert stats["ingress"]["unavailable"] == 1
     finally:
         await broker.stop()
+
+
+async def test_a_channel_closed_by_the_server_is_reopened_for_the_next_publish() -> None:
+    async with running_broker(build_topology([])) as broker, httpx.AsyncClient() as client:
+        with pytest.raises(AmqpUnavailable, match="NOT_FOUND"):
+            await broker.publisher.publish(f"{broker.plan.exchange}.missing", AmqpMessage({"id": "x"}, b""))
+        response = await post_event(client, broker.ingress_url, "after-404", "t")
+        assert response.status_code == 202
+        assert broker.stats()["rabbitmq"]["connects"] == 1  # same connection, new channel
