@@ -46,6 +46,8 @@ async def test_triggers_receive_only_the_types_they_filter_and_an_unfiltered_one
             assert sorted(everything.ids()) == ["e0", "e1", "e2", "e3"]
             assert {r.type for r in started.requests} == {"job.started"}
             assert counters(broker, "on-all")["delivered"] == 4
+            # queue depth comes from a passive declare; None until the first poll
+            await wait_until(lambda: counters(broker, "on-all")["queue_depth"] == 0, what="the depth poll")
     finally:
         for sub in (started, completed, everything):
             await sub.server.stop()
