@@ -260,9 +260,11 @@ def _down(args: argparse.Namespace) -> int:
         while read_state(config.state_dir) is not None and time.monotonic() < deadline:
             time.sleep(0.2)
     if read_state(config.state_dir) is not None:
-        for pid in [state.pid, *(int(i["pid"]) for i in instances)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(state.pid, signal.SIGKILL)
+        for pid in (int(i["pid"]) for i in instances):  # each instance leads its own process group
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL) if pid != state.pid else os.kill(pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
         raise CommandError(
             f"the runtime did not stop within {STOP_WAIT_S:g}s; it and its instances were killed"
         )

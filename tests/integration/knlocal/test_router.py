@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+
 from knlocal.serving.activator import Endpoint
-from knlocal.serving.router import LoopbackServer, Router, bind_loopback
+from knlocal.serving.router import LoopbackServer, Receive, Router, Scope, Send, bind_loopback
 
 pytestmark = pytest.mark.integration
-
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Upstream:
@@ -33,7 +30,7 @@ class Upstream:
         self.stream_next = asyncio.Event()
         self.server = LoopbackServer(self, 0, name)
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
         while True:
             msg = await receive()
