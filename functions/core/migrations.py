@@ -91,7 +91,7 @@ def migrate(url: str, *, progress: Callable[[str], None] = lambda _line: None) -
                         continue
                     progress(f"applying {migration.version:04d}_{migration.name}")
                     with conn.transaction():
-                        conn.execute(migration.sql)  # type: ignore[arg-type]
+                        conn.execute(migration.sql)
                         conn.execute(
                             "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                             (migration.version, migration.name, migration.checksum),
