@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from functions.core.contracts import default_registry
 from functions.core.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -34,8 +35,22 @@ _REASONS: tuple[tuple[type[ProblemError], str], ...] = (
 )
 
 
+REASONS: tuple[str, ...] = (*(reason for _, reason in _REASONS), "other")
+
+
 def reason_of(err: ProblemError) -> str:
     for kind, reason in _REASONS:
         if isinstance(err, kind):
             return reason
     return "other"
+
+
+def _prime() -> None:
+    # Every known label value exists from start-up at 0, so increase()/rate() see the first submission.
+    for job_type in default_registry().job_types():
+        SUBMITTED.labels(job_type)
+    for reason in REASONS:
+        REJECTED.labels(reason)
+
+
+_prime()

@@ -18,6 +18,10 @@ KNLOCAL_TICK_INTERVAL          2s                                    autoscaler 
 KNLOCAL_BROKER_UID             derived from namespace/broker         the UID in exchange and queue names; set a
                                                                      random one to isolate a test run
 KNLOCAL_RETRY_DELAY_SCALE      1.0                                   multiplies every retry backoff (tests shrink it)
+KNLOCAL_OBSERVABILITY          on                                    "off": do not run Prometheus and Alertmanager
+                                                                     (they run only where installed anyway)
+KNLOCAL_PROMETHEUS_PORT        9090                                  Prometheus on 127.0.0.1; 0 = any free port
+KNLOCAL_ALERTMANAGER_PORT      9093                                  Alertmanager on 127.0.0.1; 0 = any free port
 =============================  ====================================  =========================================
 
 Durations use Go syntax ("6s", "1m30s", "500ms"), like Knative's autoscaler settings.
@@ -38,6 +42,7 @@ __all__ = ["DEFAULT_RABBITMQ_URL", "ConfigError", "RuntimeConfig", "default_repo
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 _UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SWITCH = {"on": True, "off": False}
 
 
 class ConfigError(ValueError):
@@ -67,6 +72,9 @@ class RuntimeConfig:
     tick_interval_s: float = 2.0
     broker_uid: str | None = None
     retry_delay_scale: float = 1.0
+    observability: bool = True
+    prometheus_port: int = 9090
+    alertmanager_port: int = 9093
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], repo_root: Path | None = None) -> RuntimeConfig:
@@ -83,6 +91,9 @@ class RuntimeConfig:
             tick_interval_s=env.duration("KNLOCAL_TICK_INTERVAL", 2.0),
             broker_uid=env.uid("KNLOCAL_BROKER_UID"),
             retry_delay_scale=env.scale("KNLOCAL_RETRY_DELAY_SCALE", 1.0),
+            observability=env.switch("KNLOCAL_OBSERVABILITY", True),
+            prometheus_port=env.port("KNLOCAL_PROMETHEUS_PORT", 9090),
+            alertmanager_port=env.port("KNLOCAL_ALERTMANAGER_PORT", 9093),
         )
 
     def broker_uid_for(self, namespace: str, broker: str) -> str:
@@ -124,6 +135,14 @@ class _Reader:
         if not value.isdigit() or int(value) > 65535:
             raise ConfigError(name, value, "must be a TCP port number 0..65535 (0 = any free port)")
         return int(value)
+
+    def switch(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() not in _SWITCH:
+            raise ConfigError(name, value, "must be on or off")
+        return _SWITCH[value.lower()]
 
     def duration(self, name: str, default: float) -> float:
         value = self.raw(name)

@@ -10,7 +10,9 @@ Instance environment: the runtime's own environment (so ``DATABASE_URL``, ``MONG
 ``REDIS_PREFIX`` … reach every function as they reach the runtime; ``KNLOCAL_*`` and a stray ``K_SINK``
 are left out), then the Service's literal ``env``, then Knative's runtime contract: ``K_SERVICE``,
 ``K_CONFIGURATION``, ``K_REVISION``, ``PORT``, and ``K_SINK`` only for Services a SinkBinding selects,
-as on a cluster. ``OBSERVATORY_RUNTIME_URL`` points at the admin port unless already set.
+as on a cluster. ``OBSERVATORY_RUNTIME_URL`` points at the admin port unless already set, and
+``ALERTMANAGER_URL`` at the Alertmanager the runtime runs (``knlocal.observability``), if it runs one.
+Prometheus and Alertmanager start last (Prometheus scrapes the admin port) and stop last.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from knlocal import manifests
 from knlocal.admin import AdminServer
 from knlocal.config import RuntimeConfig
 from knlocal.eventing.broker import Broker
+from knlocal.observability import Observability
 from knlocal.serving.activator import Endpoint
 from knlocal.serving.autoscaler import Autoscaler
 from knlocal.serving.kpa.config import AutoscalerConfig, DeciderSpec, decider_spec
@@ -75,6 +78,15 @@ class Runtime:
         self.supervisor: Supervisor | None = None
         self.autoscaler: Autoscaler | None = None
         self.admin: AdminServer | None = None
+        self.observability = Observability(
+            enabled=config.observability,
+            prometheus_port=config.prometheus_port,
+            alertmanager_port=config.alertmanager_port,
+            source_dir=self.repo_root / "platform" / "observability",
+            state_dir=config.state_dir,
+            logs_dir=self.logs_dir,
+            targets_file=self.targets_file,
+        )
         self._client: httpx.AsyncClient | None = None
         self._stopped = asyncio.Event()
 
@@ -142,6 +154,7 @@ class Runtime:
         self.broker = Broker(self.config, topology, self.resolve)
         await self._bind(self.broker.start, "broker ingress")
 
+        self.observability.plan()  # before the instance specs: they carry ALERTMANAGER_URL
         specs = {name: self._instance_spec(topology, service) for name, service in topology.services.items()}
         self.supervisor = Supervisor(
             specs,
@@ -161,6 +174,7 @@ class Runtime:
         self.autoscaler.start()
         self.admin = AdminServer(self.snapshot, self.config.admin_port)
         await self._bind(self.admin.start, "admin port")
+        await self.observability.start(admin_port=self.admin_port)
 
     async def _bind(self, start: Callable[[], Awaitable[object]], what: str) -> None:
         try:
@@ -193,6 +207,7 @@ class Runtime:
             await self.supervisor.stop()
         if self.admin is not None:
             await self.admin.stop()
+        await self.observability.stop()
         if self._client is not None:
             await self._client.aclose()
         self._stopped.set()
@@ -230,6 +245,9 @@ class Runtime:
             env["K_SINK"] = self.resolve(sink)
         if "OBSERVATORY_RUNTIME_URL" not in env:
             env["OBSERVATORY_RUNTIME_URL"] = f"http://127.0.0.1:{self.config.admin_port}"
+        alertmanager = self.observability.alertmanager_url
+        if alertmanager is not None and "ALERTMANAGER_URL" not in env:
+            env["ALERTMANAGER_URL"] = alertmanager
         command = [
             self._python, "-m", "uvicorn", "functions_framework.aio:app",
             "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--timeout-graceful-shutdown", "5",
@@ -243,6 +261,10 @@ class Runtime:
         )
 
     # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def admin_port(self) -> int:
+        return int(self.admin.url.rsplit(":", 1)[1]) if self.admin is not None else self.config.admin_port
 
     def ready(self) -> bool:
         """Every Service has its min-scale (at least its initial instances) ready and RabbitMQ is connected."""
@@ -298,6 +320,7 @@ class Runtime:
             "triggers": triggers,
             "dead_letters": dead_letters,
             "broker": broker,
+            "observability": self.observability.status(),
             "warnings": list(self.topology.warnings) if self.topology is not None else [],
         }
 

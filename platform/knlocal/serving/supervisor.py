@@ -11,6 +11,7 @@ It joins its Service's router only once ``GET <readiness path>`` answers 200, an
   keeps its in-flight ones until they finish or the Service's ``timeoutSeconds`` passes, then gets SIGTERM
   and, after a grace period, SIGKILL — the order Kubernetes uses for a pod.
 * Prometheus file-based discovery: every change of the ready set rewrites the targets file atomically.
+  Entries carry ``service`` and ``instance``, not ``job``: the scrape job's name is the job.
 """
 
 from __future__ import annotations
@@ -356,7 +357,6 @@ class Supervisor:
                     "service": name,
                     "instance": inst.name,
                     "__metrics_path__": state.spec.metrics_path,
-                    "job": "knlocal",
                 },
             }
             for name, state in sorted(self._services.items())
