@@ -2,8 +2,10 @@
 
 POST /   a job.submitted CloudEvent (binary mode from the broker; structured also accepted).
          200 + job.completed / job.failed reply (binary mode) when the job ended;
-         200 without a body for a duplicate delivery of a running job or an event that is not ours;
-         503 for a retryable failure, so the broker delivers it again (and dead-letters it at the end).
+         200 without a body for an event that is not ours (another type, or another generation);
+         503 for a retryable failure, so the broker delivers it again (and dead-letters it at the end),
+         and 503 + Retry-After for a delivery of a job that still runs under another instance's lease
+         after waiting up to one lease for it (PROCESSOR_LEASE_SECONDS, default 6 s) to end or lapse.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functions.core.sink import Sink
 from functions.core.stores.postgres import JobRepository, make_pool
 from functions.core.telemetry import configure_logging
 from functions.core.web import FunctionApp
+from functions.processor.decisions import LeaseTiming
 from functions.processor.flow import Processor
 from functions.processor.invalid_store import InvalidEvents
 from functions.processor.registry import HandlerRegistry
@@ -40,7 +43,7 @@ class ProcessorResources:
         self.sink = Sink(base.k_sink) if base.k_sink else None
         self.processor = Processor(
             self.contracts, self.handlers, self.jobs, self.sink, self.invalid,
-            lease_margin_s=settings.lease_margin_s, log=self.log,
+            lease=LeaseTiming(settings.lease_s), log=self.log,
         )  # fmt: skip
 
     async def start(self) -> None:

@@ -1,7 +1,11 @@
 """One job.submitted delivery, start to reply: parse, validate, claim, announce, run, record, reply.
 
 The HTTP answer is what the broker acts on: 200 with a binary-mode CloudEvent is a reply, 200 without a
-body ends the delivery quietly (duplicate or foreign event), 503 makes the broker deliver again.
+body ends the delivery quietly (foreign event, or an event of another generation), 503 makes the broker
+deliver again (a retryable failure, or the job still runs under another instance's live lease).
+
+A claim holds a short lease that a background task renews while the handler runs, so the lease of an
+instance that died mid-job runs out within seconds and a redelivery can claim the job again.
 """
 
 from __future__ import annotations
@@ -20,18 +24,18 @@ from starlette.responses import Response
 
 from functions.core.cloudevents import CORRELATION, CloudEvent, extension, parse_request, to_binary_http
 from functions.core.contracts import ContractRegistry
-from functions.core.errors import BadRequest, ProblemError, Unavailable
+from functions.core.errors import BadRequest, ProblemError, StoreError, Unavailable
 from functions.core.jobs import JobStatus
 from functions.core.sink import Sink, SinkUnavailable
-from functions.core.stores.postgres import JobRepository
+from functions.core.stores.postgres import Claim, JobRepository
 from functions.core.telemetry import correlation_id
 from functions.core.web import problem
 from functions.processor import events, metrics
-from functions.processor.decisions import INVALID, AfterClaim, after_claim, outcome_of
+from functions.processor.decisions import INVALID, AfterClaim, LeaseTiming, after_claim, outcome_of
 from functions.processor.events import JobRef
 from functions.processor.intake import Invalid, check_submitted
 from functions.processor.invalid_store import InvalidEvents
-from functions.processor.registry import HandlerRegistry
+from functions.processor.registry import Handler, HandlerRegistry
 
 UNPARSEABLE_SOURCE = "urn:observatory:processor:unparseable"
 _MAX_KEPT_BODY = 64 * 1024
@@ -59,7 +63,7 @@ class Processor:
         sink: Sink | None,
         invalid: InvalidEvents,
         *,
-        lease_margin_s: float,
+        lease: LeaseTiming,
         log: logging.Logger,
     ) -> None:
         self.contracts = contracts
@@ -67,7 +71,7 @@ class Processor:
         self.jobs = jobs
         self.sink = sink
         self.invalid = invalid
-        self.lease_margin_s = lease_margin_s
+        self.lease = lease
         self.log = log
 
     async def handle(self, headers: Mapping[str, str], body: bytes) -> Response:
@@ -92,17 +96,31 @@ class Processor:
     async def _run(self, job: JobRef) -> Response:
         handler = self.handlers.get(job.job_type)
         timeout_s = self.handlers.timeout_for(job.job_type)
-        claim = await self.jobs.claim(
-            job.job_id, job.job_type, job.payload, correlation_id=job.correlation_id,
-            event_id=job.event_id, lease_seconds=timeout_s + self.lease_margin_s, generation=job.generation,
-        )  # fmt: skip
+        claim = await self._claim(job)
         action = after_claim(claim, job.generation)
+        if action is AfterClaim.BUSY:
+            claim, action = await self._wait_for_holder(job, claim)
         if action is not AfterClaim.RUN:
             metrics.DUPLICATES.labels(action.value).inc()
             self.log.info("duplicate delivery: %s (job is %s)", action.value, claim.status.value,
                           extra={"jobId": job.job_id})  # fmt: skip
+            if action is AfterClaim.BUSY:
+                return problem(
+                    Unavailable(
+                        f"job {job.job_id} is running on another instance; retry", self.lease.retry_after_s
+                    )
+                )
             return await self._reply_from_row(job) if action is AfterClaim.RESEND else no_reply()
 
+        renewer = asyncio.create_task(self._keep_lease(job))
+        try:
+            return await self._execute(job, handler, timeout_s, claim, renewer)
+        finally:
+            await _stop(renewer)
+
+    async def _execute(
+        self, job: JobRef, handler: Handler, timeout_s: float, claim: Claim, renewer: asyncio.Task[None]
+    ) -> Response:
         started_at = _now()
         await self._announce(events.started(self.contracts, job, started_at, claim.attempts))
         metrics.PROCESSED.labels(job.job_type).inc()
@@ -113,6 +131,9 @@ class Processor:
             result = await asyncio.wait_for(handler.execute(job.payload), timeout_s)
         except Exception as exc:  # every failure becomes a typed outcome below
             failure = exc
+        # Before the job is released or finished: a renewal after release() would hold the job from the
+        # broker's redelivery for a whole lease.
+        await _stop(renewer)
         outcome = outcome_of(result, failure, timeout_s)
         metrics.PROCESSING_SECONDS.labels(job.job_type, outcome.status.value).observe(
             time.perf_counter() - clock
@@ -140,6 +161,39 @@ class Processor:
         error = outcome.error or {}
         metrics.FAILED.labels(job.job_type, str(error.get("code")), "false").inc()
         return reply(events.failed(self.contracts, job, error, finished_at))
+
+    # -- the lease ------------------------------------------------------------------------------------------
+
+    async def _claim(self, job: JobRef) -> Claim:
+        return await self.jobs.claim(
+            job.job_id, job.job_type, job.payload, correlation_id=job.correlation_id,
+            event_id=job.event_id, lease_seconds=self.lease.lease_s, generation=job.generation,
+        )  # fmt: skip
+
+    async def _wait_for_holder(self, job: JobRef, claim: Claim) -> tuple[Claim, AfterClaim]:
+        """The job runs under another instance's lease: wait up to one lease for it to end or lapse.
+
+        Answering 503 at once would spend the broker's retries while a dead instance's lease runs out (and
+        a runtime may shrink those waits); waiting here lets the redelivery after a crash run the job
+        itself, or re-send the reply of a run that just ended.
+        """
+        deadline = time.monotonic() + self.lease.wait_s
+        action = AfterClaim.BUSY
+        while action is AfterClaim.BUSY and time.monotonic() < deadline:
+            await asyncio.sleep(self.lease.poll_s)
+            claim = await self._claim(job)
+            action = after_claim(claim, job.generation)
+        return claim, action
+
+    async def _keep_lease(self, job: JobRef) -> None:
+        """Renew the claim's lease until cancelled, or until the job is no longer running in this generation."""
+        while True:
+            await asyncio.sleep(self.lease.renew_every_s)
+            try:
+                if not await self.jobs.renew_lease(job.job_id, job.generation, self.lease.lease_s):
+                    return  # ended elsewhere (the dead-letter sink) or replayed: nothing left to hold
+            except StoreError as exc:  # try again at the next tick; the lease has two ticks of slack
+                self.log.warning("lease not renewed: %s", exc, extra={"jobId": job.job_id})
 
     async def _reply_from_row(self, job: JobRef) -> Response:
         row = await self.jobs.get(job.job_id)
@@ -209,6 +263,11 @@ class Processor:
                 "errors": [{"pointer": "", "message": err.detail}], "receivedAt": _now(),
             }
         )  # fmt: skip
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _as_text(data: Any) -> str | None:

@@ -156,6 +156,20 @@ class JobRepository:
         )  # fmt: skip
         return row is not None
 
+    async def renew_lease(self, job_id: str, generation: int, seconds: float) -> bool:
+        """Extend a running job's lease to at least ``seconds`` from now.
+
+        False when the job is no longer EXECUTING in that generation (it finished, or an operator replayed
+        it): the caller stops renewing. The lease never moves backwards, so a late renewal cannot shorten
+        one a concurrent claim has just set.
+        """
+        row = await self._one(
+            """UPDATE jobs SET lease_until = greatest(lease_until, now() + make_interval(secs => %(lease)s))
+               WHERE id = %(id)s AND status_rank = 1 AND generation = %(gen)s RETURNING id""",
+            {"id": job_id, "gen": generation, "lease": seconds},
+        )
+        return row is not None
+
     async def release(self, job_id: str, error: Any) -> None:
         """A retryable failure: keep EXECUTING, record the error and let the next delivery claim it."""
         await self._one(

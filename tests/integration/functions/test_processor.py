@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import psycopg
@@ -14,6 +15,7 @@ import pymongo
 import pytest
 
 import functions.processor.job_types.echo as echo_type
+import functions.processor.job_types.sleep as sleep_type
 from functions.core.jobs import JobStatus
 from functions.core.stores.postgres import JobRepository, make_pool
 from functions.processor.app import build_app
@@ -42,6 +44,36 @@ def job_row(database_url: str, job_id: str) -> dict[str, Any] | None:
         return conn.execute("SELECT * FROM jobs WHERE id = %s", (job_id,)).fetchone()
 
 
+def lease_left_s(database_url: str, job_id: str) -> float:
+    """Seconds of lease left by PostgreSQL's clock (negative once it lapsed)."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM lease_until - now()) FROM jobs WHERE id = %s", (job_id,)
+        ).fetchone()
+    assert row is not None and row[0] is not None
+    return float(row[0])
+
+
+async def wait_until(what: str, probe: Any, deadline_s: float = 30.0) -> None:
+    """Poll a condition on observable state; fail naming it at the deadline."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while not probe():
+        if loop.time() > end:
+            pytest.fail(f"{what}: not reached within {deadline_s:g} s")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def repository(database_url: str) -> AsyncIterator[JobRepository]:
+    pool = make_pool(database_url, max_size=2)
+    await pool.open(wait=True)
+    try:
+        yield JobRepository(pool)
+    finally:
+        await pool.close()
+
+
 def ce_of(response: Any) -> dict[str, str]:
     return {k[3:]: v for k, v in response.headers.items() if k.startswith("ce-")}
 
@@ -62,6 +94,20 @@ def echo_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]
         return await original(payload)
 
     monkeypatch.setattr(echo_type, "run", counting)
+    yield runs
+
+
+@pytest.fixture
+def sleep_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """Counts executions of the sleep handler."""
+    runs: list[dict[str, Any]] = []
+    original = sleep_type.run
+
+    async def counting(payload: dict[str, Any]) -> dict[str, Any]:
+        runs.append(payload)
+        return await original(payload)
+
+    monkeypatch.setattr(sleep_type, "run", counting)
     yield runs
 
 
@@ -115,8 +161,8 @@ async def test_concurrent_duplicate_deliveries_run_once(
     assert all(a.status_code == 200 for a in answers)
     assert len(echo_runs) == 1
     assert len(fn_sink.of_type("dev.observatory.job.started")) == 1
-    replies = [ce_of(a)["id"] for a in answers if a.content]
-    assert replies and set(replies) == {f"{job_id}.completed.0"}
+    # The deliveries that lost the claim waited for the winner and re-sent its reply.
+    assert [ce_of(a)["id"] for a in answers] == [f"{job_id}.completed.0"] * 4
     row = job_row(fn_services.database_url, job_id)
     assert row is not None and row["status"] == "COMPLETED" and row["attempts"] == 1
 
@@ -255,3 +301,93 @@ async def test_without_k_sink_the_job_still_runs(fn_services: Any, fn_sink: Any,
     for name in ("processor_jobs_processed_total", "processor_jobs_completed_total", "processor_jobs_failed_total",
                  "processor_jobs_validation_failed_total", "processor_job_processing_seconds_bucket"):  # fmt: skip
         assert name in metrics
+
+
+# -- the short, renewed lease ------------------------------------------------------------------------------
+
+SHORT_LEASE = {"PROCESSOR_LEASE_SECONDS": "1"}
+
+
+async def test_renew_lease_holds_only_a_running_job_of_its_generation(fn_services: Any) -> None:
+    job_id = str(uuid.uuid4())
+    async with repository(fn_services.database_url) as repo:
+        assert not await repo.renew_lease(job_id, 0, 5)  # no such job
+        assert await repo.record_pending(job_id, "echo", {"message": "m"}, None, "e1")
+        assert not await repo.renew_lease(job_id, 0, 5)  # PENDING: nobody holds it
+        claim = await repo.claim(job_id, "echo", {"message": "m"}, correlation_id=None, event_id="e1",
+                                 lease_seconds=1)  # fmt: skip
+        assert claim.won
+        assert await repo.renew_lease(job_id, 0, 30)
+        assert lease_left_s(fn_services.database_url, job_id) > 20
+        assert await repo.renew_lease(job_id, 0, 1)  # a late, shorter renewal never shortens it
+        assert lease_left_s(fn_services.database_url, job_id) > 20
+        assert not await repo.renew_lease(job_id, 1, 30)  # another generation
+        assert await repo.finish(job_id, "echo", JobStatus.COMPLETED, result={"message": "m"})
+        assert not await repo.renew_lease(job_id, 0, 30)  # terminal: the renewer stops
+
+
+async def test_delivery_during_a_live_lease_answers_503_and_runs_nothing(
+    fn_services: Any, fn_sink: Any, fn_client: Any, echo_runs: list[dict[str, Any]]
+) -> None:
+    job_id, headers, body = submitted("echo", {"message": "held"})
+    async with repository(fn_services.database_url) as repo:
+        # Another instance holds the job under a lease that outlives the delivery's whole wait.
+        claim = await repo.claim(job_id, "echo", {"message": "held"}, correlation_id=None,
+                                 event_id=headers["ce-id"], lease_seconds=60)  # fmt: skip
+        assert claim.won
+    async with fn_client(build_app, fn_services.env(K_SINK=fn_sink.url, **SHORT_LEASE)) as (client, _):
+        response = await client.post("/", headers=headers, content=body)
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) >= 1
+    assert echo_runs == []
+    row = job_row(fn_services.database_url, job_id)
+    assert row is not None and row["status"] == "EXECUTING" and row["attempts"] == 1
+
+
+async def test_after_a_dead_instance_s_lease_lapses_the_redelivery_runs_the_job_once(
+    fn_services: Any, fn_sink: Any, fn_client: Any, echo_runs: list[dict[str, Any]]
+) -> None:
+    fn_sink.reset()
+    job_id, headers, body = submitted("echo", {"message": "orphan"})
+    async with repository(fn_services.database_url) as repo:
+        # An instance claimed the job with a short lease and died: nothing renews it.
+        claim = await repo.claim(job_id, "echo", {"message": "orphan"}, correlation_id=None,
+                                 event_id=headers["ce-id"], lease_seconds=1)  # fmt: skip
+        assert claim.won
+    env = fn_services.env(K_SINK=fn_sink.url, **SHORT_LEASE)
+    async with fn_client(build_app, env) as (client, _):
+        # Arrives while the dead lease is still live: waits it out, then claims and runs the job.
+        first = await client.post("/", headers=headers, content=body)
+        again = await client.post("/", headers=headers, content=body)
+    for response in (first, again):
+        assert response.status_code == 200, response.text
+        assert ce_of(response)["id"] == f"{job_id}.completed.0"
+        assert response.json()["result"] == {"message": "orphan"}
+    assert len(echo_runs) == 1
+    [started] = fn_sink.of_type("dev.observatory.job.started")
+    assert json.loads(started.body)["attempt"] == 2
+    row = job_row(fn_services.database_url, job_id)
+    assert row is not None and row["status"] == "COMPLETED" and row["attempts"] == 2
+    assert row["lease_until"] is None
+
+
+async def test_renewal_keeps_a_long_job_from_being_stolen(
+    fn_services: Any, fn_sink: Any, fn_client: Any, sleep_runs: list[dict[str, Any]]
+) -> None:
+    job_id, headers, body = submitted("sleep", {"seconds": 3})
+    env = fn_services.env(K_SINK=fn_sink.url, **SHORT_LEASE)
+    # Two apps, two pools: two processor instances sharing only PostgreSQL.
+    async with fn_client(build_app, env) as (one, _), fn_client(build_app, env) as (two, _):
+        running = asyncio.create_task(one.post("/", headers=headers, content=body))
+        await wait_until("the first instance runs the job", lambda: len(sleep_runs) == 1)
+        # The 1 s lease has lapsed twice over unless the first instance renews it.
+        duplicate = await two.post("/", headers=headers, content=body)
+        first = await running
+        late = await two.post("/", headers=headers, content=body)
+    assert duplicate.status_code == 503, duplicate.text
+    assert first.status_code == 200 and ce_of(first)["id"] == f"{job_id}.completed.0"
+    assert late.status_code == 200 and ce_of(late)["id"] == f"{job_id}.completed.0"
+    assert len(sleep_runs) == 1
+    row = job_row(fn_services.database_url, job_id)
+    assert row is not None and row["status"] == "COMPLETED" and row["attempts"] == 1

@@ -12,11 +12,11 @@ from functions.core.contracts import default_registry
 from functions.core.errors import SettingsError
 from functions.core.jobs import JobStatus
 from functions.core.stores.postgres import Claim
-from functions.processor.decisions import AfterClaim, after_claim, outcome_of
+from functions.processor.decisions import AfterClaim, LeaseTiming, after_claim, outcome_of
 from functions.processor.errors import JobFailure
 from functions.processor.events import JobRef
 from functions.processor.intake import Invalid, check_submitted
-from functions.processor.settings import ProcessorSettings
+from functions.processor.settings import LEASE_S, ProcessorSettings
 
 S = JobStatus
 
@@ -25,16 +25,39 @@ S = JobStatus
     ("claim", "generation", "action"),
     [
         (Claim(True, S.EXECUTING, 1, 0), 0, AfterClaim.RUN),
-        (Claim(False, S.EXECUTING, 1, 0), 0, AfterClaim.IGNORE),  # live lease elsewhere
+        (Claim(True, S.EXECUTING, 3, 2), 2, AfterClaim.RUN),  # a replayed generation, claimed
+        (Claim(False, S.EXECUTING, 1, 0), 0, AfterClaim.BUSY),  # live lease elsewhere: never ack it
+        (Claim(False, S.EXECUTING, 2, 1), 1, AfterClaim.BUSY),
+        (Claim(False, S.EXECUTING, 1, 1), 0, AfterClaim.IGNORE),  # running, but in a newer generation
         (Claim(False, S.COMPLETED, 1, 0), 0, AfterClaim.RESEND),
         (Claim(False, S.FAILED, 1, 0), 0, AfterClaim.RESEND),
-        (Claim(False, S.DEAD_LETTERED, 4, 0), 0, AfterClaim.IGNORE),
+        (Claim(False, S.DEAD_LETTERED, 4, 0), 0, AfterClaim.IGNORE),  # the dead-letter sink replied
         (Claim(False, S.COMPLETED, 1, 1), 0, AfterClaim.IGNORE),  # stale event of an older generation
         (Claim(False, S.PENDING, 0, 1), 0, AfterClaim.IGNORE),
     ],
 )
 def test_after_claim(claim: Claim, generation: int, action: AfterClaim) -> None:
     assert after_claim(claim, generation) is action
+
+
+@pytest.mark.parametrize(
+    ("lease", "renew", "poll", "wait", "retry_after"),
+    [
+        (LEASE_S, 2.0, 0.5, 6.5, 6),
+        (1.0, 1 / 3, 0.25, 1.25, 1),
+        (0.5, 1 / 6, 0.125, 0.625, 1),
+        (30.0, 10.0, 0.5, 30.5, 30),
+        (2.5, 2.5 / 3, 0.5, 3.0, 3),
+    ],
+)
+def test_lease_timing(lease: float, renew: float, poll: float, wait: float, retry_after: int) -> None:
+    timing = LeaseTiming(lease)
+    assert timing.renew_every_s == pytest.approx(renew)
+    assert timing.poll_s == pytest.approx(poll)
+    assert timing.wait_s == pytest.approx(wait)
+    assert timing.retry_after_s == retry_after
+    # Two renewals may be late before the lease lapses; a waiter outlasts a dead holder's whole lease.
+    assert 2 * timing.renew_every_s < timing.lease_s < timing.wait_s
 
 
 @pytest.mark.parametrize(
@@ -99,3 +122,16 @@ def test_timeout_scale(raw: str, scale: float) -> None:
 def test_bad_timeout_scale(raw: str) -> None:
     with pytest.raises(SettingsError, match="PROCESSOR_TIMEOUT_SCALE"):
         ProcessorSettings.from_env({"PROCESSOR_TIMEOUT_SCALE": raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "lease"), [("", LEASE_S), (" ", LEASE_S), ("1", 1.0), ("0.5", 0.5), ("300", 300.0)]
+)
+def test_lease_seconds(raw: str, lease: float) -> None:
+    assert ProcessorSettings.from_env({"PROCESSOR_LEASE_SECONDS": raw}).lease_s == lease
+
+
+@pytest.mark.parametrize("raw", ["long", "0", "0.1", "-6", "301", "nan", "inf"])
+def test_bad_lease_seconds(raw: str) -> None:
+    with pytest.raises(SettingsError, match="PROCESSOR_LEASE_SECONDS"):
+        ProcessorSettings.from_env({"PROCESSOR_LEASE_SECONDS": raw})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from knlocal.eventing.delivery import RetryPolicy
 from knlocal.manifests import ManifestError, load_topology, parse_iso8601_duration
 
 REPO = Path(__file__).resolve().parents[3]
@@ -74,8 +75,11 @@ def test_repository_topology() -> None:
     assert proc.parallelism == 8
     assert proc.subscriber.service_name == "processor"
     assert proc.delivery is not None
-    assert (proc.delivery.retry, proc.delivery.backoff_policy) == (3, "exponential")
+    assert (proc.delivery.retry, proc.delivery.backoff_policy) == (5, "exponential")
     assert proc.delivery.backoff_delay_s == pytest.approx(0.2)
+    # The retries must outlast the processor's 6 s claim lease (functions/processor/settings.py LEASE_S).
+    assert RetryPolicy.from_spec(proc.delivery, None).schedule() == pytest.approx([0.4, 0.8, 1.6, 3.2, 6.4])
+    assert sum(RetryPolicy.from_spec(proc.delivery, None).schedule()) > 2 * 6.0
     assert proc.delivery.timeout_s == pytest.approx(45.0)
     aggregator_types = sorted(
         t.filter_attributes["type"]
