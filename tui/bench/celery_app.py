@@ -8,14 +8,15 @@ by the bench to send tasks. Settings come from the environment so the worker and
 
 from __future__ import annotations
 
-import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from celery import Celery
+from psycopg.types.json import Jsonb
 
-from functions.processor.registry import load_handler
+from functions.processor.registry import Handler, load_handler
 
 QUEUE = os.environ.get("OBS_BENCH_CELERY_QUEUE", "obs_bench_celery")
 TASK = "obs_bench.run_job"
@@ -40,6 +41,7 @@ ON CONFLICT (id) DO UPDATE
 """
 
 _conn: psycopg.Connection[Any] | None = None
+_handlers: dict[str, Handler] = {}
 
 
 def _connection() -> psycopg.Connection[Any]:
@@ -52,12 +54,16 @@ def _connection() -> psycopg.Connection[Any]:
 
 @app.task(name=TASK)  # type: ignore[untyped-decorator]
 def run_job(job_id: str, job_type: str, payload: dict[str, Any]) -> None:
-    from datetime import UTC, datetime
-
     started = datetime.now(UTC)
-    result = load_handler(job_type).run(payload)
+    handler = _handlers.get(job_type) or _handlers.setdefault(job_type, load_handler(job_type))
+    result = handler.run(payload)  # the job types the baseline uses are synchronous
     _connection().execute(
         FINISH,
-        {"id": job_id, "type": job_type, "payload": json.dumps(payload), "result": json.dumps(result),
-         "started": started},
-    )  # fmt: skip
+        {
+            "id": job_id,
+            "type": job_type,
+            "payload": Jsonb(payload),
+            "result": Jsonb(result),
+            "started": started,
+        },
+    )
