@@ -11,26 +11,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
 
 from knlocal.config import ConfigError, RuntimeConfig
 from knlocal.runtime import Runtime, RuntimeStartError
 from knlocal.state import RuntimeState, StateFileError, read_state, remove_state, write_state
 
 RET_OK, RET_ERROR, RET_CONFIG, RET_RUNNING = 0, 1, 2, 3
-PORT_OVERRIDES = "KNLOCAL_PORT_OVERRIDES"
-
-
-def port_overrides(environ: Mapping[str, str]) -> dict[str, int]:
-    """``KNLOCAL_PORT_OVERRIDES="gateway=13000,readmodel=18080"``: a Service's local port, overriding its annotation."""
-    raw = environ.get(PORT_OVERRIDES, "").strip()
-    out: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        name, sep, port = item.partition("=")
-        if not sep or not name.strip() or not port.strip().isdigit() or int(port) > 65535:
-            raise ConfigError(PORT_OVERRIDES, raw, f"{item!r} is not service=port (port 0..65535)")
-        out[name.strip()] = int(port)
-    return out
 
 
 async def _serve(runtime: Runtime) -> int:
@@ -75,7 +61,6 @@ def main() -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = RuntimeConfig.from_env(os.environ)
-        overrides = port_overrides(os.environ)
     except ConfigError as exc:
         print(f"knlocal: {exc}", file=sys.stderr)
         return RET_CONFIG
@@ -90,7 +75,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return RET_RUNNING
-    runtime = Runtime(config, environ=os.environ, port_overrides=overrides)
+    runtime = Runtime(config, environ=os.environ, port_overrides=config.port_overrides)
     try:
         return asyncio.run(_serve(runtime))
     except Exception as exc:  # the last line of defence: one readable line, not a traceback

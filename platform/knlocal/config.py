@@ -22,6 +22,10 @@ KNLOCAL_OBSERVABILITY          on                                    "off": do n
                                                                      (they run only where installed anyway)
 KNLOCAL_PROMETHEUS_PORT        9090                                  Prometheus on 127.0.0.1; 0 = any free port
 KNLOCAL_ALERTMANAGER_PORT      9093                                  Alertmanager on 127.0.0.1; 0 = any free port
+KNLOCAL_PORT_OVERRIDES         unset (the annotations)               a Service's local port, overriding its
+                                                                     observatory.dev/local-port annotation:
+                                                                     "gateway=13000,readmodel=18080"; 0 = any
+                                                                     free port
 =============================  ====================================  =========================================
 
 Durations use Go syntax ("6s", "1m30s", "500ms"), like Knative's autoscaler settings.
@@ -32,7 +36,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from knlocal.eventing.naming import stable_uid
@@ -42,6 +46,8 @@ __all__ = ["DEFAULT_RABBITMQ_URL", "ConfigError", "RuntimeConfig", "default_repo
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 _UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# A Knative Service's name: an RFC 1035 label.
+_SERVICE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SWITCH = {"on": True, "off": False}
 
 
@@ -75,6 +81,8 @@ class RuntimeConfig:
     observability: bool = True
     prometheus_port: int = 9090
     alertmanager_port: int = 9093
+    # Service name -> local port (0 = any free port); a mapping is unhashable, so it stays out of the hash.
+    port_overrides: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], repo_root: Path | None = None) -> RuntimeConfig:
@@ -94,6 +102,7 @@ class RuntimeConfig:
             observability=env.switch("KNLOCAL_OBSERVABILITY", True),
             prometheus_port=env.port("KNLOCAL_PROMETHEUS_PORT", 9090),
             alertmanager_port=env.port("KNLOCAL_ALERTMANAGER_PORT", 9093),
+            port_overrides=env.port_map("KNLOCAL_PORT_OVERRIDES"),
         )
 
     def broker_uid_for(self, namespace: str, broker: str) -> str:
@@ -143,6 +152,21 @@ class _Reader:
         if value.lower() not in _SWITCH:
             raise ConfigError(name, value, "must be on or off")
         return _SWITCH[value.lower()]
+
+    def port_map(self, name: str) -> dict[str, int]:
+        """``service=port`` pairs separated by commas; empty items are skipped, a repeated service is refused."""
+        value = self.raw(name) or ""
+        found: dict[str, int] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            service, sep, port = (text.strip() for text in item.partition("="))
+            if not sep or not _SERVICE.match(service) or not port.isdigit() or int(port) > 65535:
+                raise ConfigError(
+                    name, value, f"{item!r} is not service=port (a Service name, a port 0..65535)"
+                )
+            if service in found:
+                raise ConfigError(name, value, f"{service!r} is given more than once")
+            found[service] = int(port)
+        return found
 
     def duration(self, name: str, default: float) -> float:
         value = self.raw(name)

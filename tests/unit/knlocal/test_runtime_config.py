@@ -26,6 +26,7 @@ def test_defaults() -> None:
         tick_interval_s=2.0,
         broker_uid=None,
         retry_delay_scale=1.0,
+        port_overrides={},
     )
     assert cfg.broker_uid_for("observatory", "default") == stable_uid("observatory", "default")
 
@@ -48,6 +49,7 @@ def test_overrides() -> None:
             "KNLOCAL_TICK_INTERVAL": "500ms",
             "KNLOCAL_BROKER_UID": "test-1234",
             "KNLOCAL_RETRY_DELAY_SCALE": "0.01",
+            "KNLOCAL_PORT_OVERRIDES": "gateway=13000,readmodel=0",
         },
         repo_root=ROOT,
     )
@@ -63,6 +65,7 @@ def test_overrides() -> None:
         "observatory", "t", "x"
     )
     assert cfg.retry_delay_scale == 0.01
+    assert cfg.port_overrides == {"gateway": 13000, "readmodel": 0}
 
 
 def test_blank_means_default() -> None:
@@ -123,3 +126,46 @@ def test_go_durations(text: str, seconds: float) -> None:
 def test_go_duration_errors(text: str) -> None:
     with pytest.raises(ValueError):
         parse_go_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "overrides"),
+    [
+        ("", {}),
+        ("  ", {}),
+        ("gateway=13000,readmodel=18080", {"gateway": 13000, "readmodel": 18080}),
+        ("gateway=0, readmodel = 0", {"gateway": 0, "readmodel": 0}),  # 0 = any free port
+        ("processor=65535,", {"processor": 65535}),  # empty items are skipped
+        ("dead-letter-2=1", {"dead-letter-2": 1}),
+    ],
+)
+def test_port_overrides(raw: str, overrides: dict[str, int]) -> None:
+    cfg = RuntimeConfig.from_env({"KNLOCAL_PORT_OVERRIDES": raw}, repo_root=ROOT)
+    assert cfg.port_overrides == overrides
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("gateway", "'gateway' is not service=port"),
+        ("gateway=", "'gateway=' is not service=port"),
+        ("=3000", "'=3000' is not service=port"),
+        ("gateway=http", "'gateway=http' is not service=port"),
+        ("gateway=-1", "'gateway=-1' is not service=port"),
+        ("gateway=70000", "'gateway=70000' is not service=port"),
+        ("Gateway=3000", "'Gateway=3000' is not service=port"),
+        ("gateway=3000;readmodel=8080", "is not service=port"),
+        ("gateway=3000,gateway=3001", "'gateway' is given more than once"),
+    ],
+)
+def test_bad_port_overrides_name_the_variable(raw: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RuntimeConfig.from_env({"KNLOCAL_PORT_OVERRIDES": raw}, repo_root=ROOT)
+    assert info.value.variable == "KNLOCAL_PORT_OVERRIDES"
+    assert str(info.value).startswith("KNLOCAL_PORT_OVERRIDES=")
+    assert fragment in str(info.value)
+
+
+def test_config_with_port_overrides_still_hashes() -> None:
+    cfg = RuntimeConfig.from_env({"KNLOCAL_PORT_OVERRIDES": "gateway=1"}, repo_root=ROOT)
+    assert hash(cfg) == hash(RuntimeConfig.from_env({}, repo_root=ROOT))
