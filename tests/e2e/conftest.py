@@ -4,6 +4,8 @@ Isolation: its own PostgreSQL database, MongoDB database and Redis prefix (``obs
 broker UID (so its own RabbitMQ exchanges and queues, deleted afterwards), random loopback ports for the
 ingress, the admin port, the gateway and the read model. Windows are shortened through settings only
 (stable window 6 s, scale-to-zero grace 2 s, tick 1 s, retry backoff x0.1); the logic is the shipped one.
+Prometheus and Alertmanager are off (they would take 9090/9093); a module that wants them, or other
+settings, overrides the ``runtime_env_overrides`` fixture.
 """
 
 from __future__ import annotations
@@ -79,7 +81,15 @@ class RunningRuntime:
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
+def runtime_env_overrides() -> dict[str, str]:
+    """Settings a test module adds to (or changes in) its runtime's environment."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def runtime(
+    tmp_path_factory: pytest.TempPathFactory, runtime_env_overrides: dict[str, str]
+) -> Iterator[RunningRuntime]:
     tag = secrets.token_hex(4)
     name = f"obs_e2e_{tag}"
     # A URL, not a conninfo string: the functions' settings accept only postgresql:// URLs.
@@ -111,6 +121,8 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime
         "KNLOCAL_SCALE_TO_ZERO_GRACE": "2s",
         "KNLOCAL_TICK_INTERVAL": "1s",
         "KNLOCAL_RETRY_DELAY_SCALE": "0.1",
+        "KNLOCAL_OBSERVABILITY": "off",
+        **runtime_env_overrides,
     }
     log = (state_dir / "knlocal.out").open("wb")
     process = subprocess.Popen(
