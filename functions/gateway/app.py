@@ -132,13 +132,15 @@ class Gateway:
         created = await self.r.jobs.record_pending(
             submission.job_id, submission.job_type, submission.payload, submission.correlation_id,
             submission.event_id,
-        )  # fmt: skip
+        ) or await self.r.jobs.inserted_by_claim(submission.job_id, submission.event_id)  # fmt: skip
         if submission.idempotency_key is not None:
             await self.r.keys.put(submission.idempotency_key, submission.job_id, submission.event_id)
         metrics.ACCEPTED.inc()
         self.r.log.info("accepted %s job", submission.job_type,
                         extra={"jobId": submission.job_id, "eventId": submission.event_id})  # fmt: skip
-        # A concurrent submission of the same id may have recorded it first: then this one is the repeat.
+        # The row may exist already for two reasons. The processor ran the event just published before
+        # the record above (the broker is fast): that is still this submission, not a duplicate. Or a
+        # concurrent submission of the same id recorded it first: then this one is the repeat.
         return intake.accepted(submission.job_id, submission.event_id, duplicate=not created)
 
     async def openapi(self) -> Response:

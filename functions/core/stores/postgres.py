@@ -108,6 +108,20 @@ class JobRepository:
         )
         return row is not None
 
+    async def inserted_by_claim(self, job_id: str, event_id: str) -> bool:
+        """True when the job's row was created by a claim of the event ``event_id``.
+
+        That is the processor running a just-published job before the gateway recorded it as PENDING: the
+        claim's insert stamps ``created_at`` and ``started_at`` with the same statement time, while a row
+        the gateway recorded first is claimed by a later statement.
+        """
+        row = await self._one(
+            """SELECT 1 AS yes FROM jobs
+               WHERE id = %(id)s AND submit_event_id = %(eid)s AND started_at = created_at""",
+            {"id": job_id, "eid": event_id},
+        )
+        return row is not None
+
     async def claim(
         self,
         job_id: str,

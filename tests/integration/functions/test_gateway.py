@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import socket
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
 
 from functions.core.jobs import job_id_for_key
+from functions.core.stores.postgres import JobRepository, make_pool
 from functions.gateway.app import build_app
+from functions.processor.app import build_app as build_processor
 
 pytestmark = pytest.mark.integration
 
@@ -307,3 +317,126 @@ async def test_health_metrics_and_openapi(fn_services: Any, fn_sink: Any, fn_cli
     ):
         assert name in metrics
     assert 'gateway_jobs_rejected_total{reason="malformed"}' in metrics
+
+
+# -- the gateway racing the processor ------------------------------------------------------------------------
+
+# What happens to a published event before the broker confirms it: (headers, body) -> nothing.
+OnEvent = Callable[[dict[str, str], bytes], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def acting_sink(on_event: OnEvent) -> AsyncIterator[str]:
+    """A broker ingress on a free port that acts on each event (in this test's event loop) before its 202."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        await on_event({k.lower(): v for k, v in request.headers.items()}, await request.body())
+        await Response(status_code=202)(scope, receive, send)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                pytest.fail(f"the acting sink did not start: {task.exception()!r}")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def repository(database_url: str) -> AsyncIterator[JobRepository]:
+    pool = make_pool(database_url, max_size=2)
+    await pool.open(wait=True)
+    try:
+        yield JobRepository(pool)
+    finally:
+        await pool.close()
+
+
+async def test_job_claimed_by_the_processor_before_it_is_recorded_is_not_a_duplicate(
+    fn_services: Any, fn_client: Any
+) -> None:
+    claims: list[bool] = []
+    async with repository(fn_services.database_url) as repo:
+
+        async def claim_it(headers: dict[str, str], body: bytes) -> None:
+            data = json.loads(body)
+            claim = await repo.claim(data["jobId"], data["type"], data["payload"],
+                                     correlation_id=headers.get("ce-correlationid"), event_id=headers["ce-id"],
+                                     lease_seconds=30)  # fmt: skip
+            claims.append(claim.won)
+
+        async with (
+            acting_sink(claim_it) as url,
+            fn_client(build_app, fn_services.env(K_SINK=url)) as (client, _),
+        ):
+            response = await client.post("/jobs", json=HASH)
+    assert claims == [True]
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["duplicate"] is False
+    row = job_row(fn_services.database_url, body["jobId"])
+    assert row is not None and row["status"] == "EXECUTING" and row["submit_event_id"] == body["eventId"]
+
+
+async def test_job_the_processor_finished_before_it_is_recorded_is_not_a_duplicate(
+    fn_services: Any, fn_client: Any
+) -> None:
+    replies: list[httpx.Response] = []
+    async with fn_client(build_processor, fn_services.env()) as (processor, _):
+
+        async def run_it(headers: dict[str, str], body: bytes) -> None:
+            replies.append(await processor.post("/", headers=headers, content=body))
+
+        async with (
+            acting_sink(run_it) as url,
+            fn_client(build_app, fn_services.env(K_SINK=url)) as (client, _),
+        ):
+            response = await client.post(
+                "/", content=json.dumps({"type": "echo", "payload": {"message": "fast"}}).encode(),
+                headers=binary_headers(),
+            )  # fmt: skip
+    [reply] = replies
+    assert reply.status_code == 200 and reply.headers["ce-type"] == "dev.observatory.job.completed"
+    assert response.status_code == 202, response.text
+    assert response.json()["duplicate"] is False
+    row = job_row(fn_services.database_url, response.json()["jobId"])
+    assert row is not None and row["status"] == "COMPLETED"
+
+
+async def test_job_an_earlier_submission_recorded_during_the_publish_is_a_duplicate(
+    fn_services: Any, fn_client: Any
+) -> None:
+    async with repository(fn_services.database_url) as repo:
+
+        async def record_and_claim(headers: dict[str, str], body: bytes) -> None:
+            # Another gateway recorded the same job first, and the processor has picked it up since.
+            data = json.loads(body)
+            assert await repo.record_pending(
+                data["jobId"], data["type"], data["payload"], None, headers["ce-id"]
+            )
+            claim = await repo.claim(data["jobId"], data["type"], data["payload"], correlation_id=None,
+                                     event_id=headers["ce-id"], lease_seconds=30)  # fmt: skip
+            assert claim.won
+
+        async with (
+            acting_sink(record_and_claim) as url,
+            fn_client(build_app, fn_services.env(K_SINK=url)) as (
+                client,
+                _,
+            ),
+        ):
+            response = await client.post("/jobs", json=HASH)
+    assert response.status_code == 200, response.text
+    assert response.json()["duplicate"] is True
