@@ -29,6 +29,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from functions.core.contracts import default_registry
 from knlocal.config import ConfigError, RuntimeConfig
 from knlocal.state import RuntimeState, StateFileError, read_state
 
@@ -354,6 +355,10 @@ def _submit(args: argparse.Namespace) -> int:
             else os.environ.get("GATEWAY_URL", "http://127.0.0.1:3000")
         )
     body = {"type": args.type, "payload": payload}
+    violations = default_registry().validate_submission(body)
+    if violations:
+        found = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in violations)
+        raise CommandError(f"the job does not match the contract ({found}); nothing was sent", 2)
     accepted, rejected, latencies, errors, elapsed = asyncio.run(_load(gateway + "/jobs", body, args))
     print(
         f"accepted {accepted}, rejected {rejected} of {args.count} in {elapsed:.2f}s ({args.count / max(elapsed, 1e-9):.0f} jobs/s)"
@@ -365,6 +370,8 @@ def _submit(args: argparse.Namespace) -> int:
     for reason, n in sorted(errors.items(), key=lambda kv: -kv[1])[:5]:
         print(f"  {n} x {reason}")
     if accepted == 0 and rejected:
+        if all(reason.startswith("HTTP 4") for reason in errors):
+            raise CommandError("the gateway refused every job; fix the payload as the lines above say", 1)
         raise CommandError("no job was accepted; is the runtime up (`observatory status`)?")
     return 0 if rejected == 0 else 1
 
@@ -412,7 +419,13 @@ def _detail(resp: httpx.Response) -> str:
     with contextlib.suppress(ValueError):
         doc = resp.json()
         if isinstance(doc, dict):
-            return str(doc.get("detail") or doc.get("title") or "")[:200]
+            text = str(doc.get("detail") or doc.get("title") or "")
+            fields = [
+                f"{e.get('pointer') or '/'}: {e.get('message')}"
+                for e in doc.get("errors") or []
+                if isinstance(e, dict)
+            ]
+            return (text + (" (" + "; ".join(fields) + ")" if fields else ""))[:400]
     return resp.text[:200]
 
 

@@ -45,6 +45,10 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
 def ensure_database(url: str) -> bool:
     """Create the database named in ``url`` when it is missing (connecting to ``postgres``). True if created."""
     info = psycopg.conninfo.conninfo_to_dict(url)
@@ -61,8 +65,12 @@ def ensure_database(url: str) -> bool:
             return True
     except psycopg.errors.DuplicateDatabase:
         return False
+    except psycopg.OperationalError as exc:
+        raise StoreError(
+            "postgresql", f"cannot connect ({_one_line(exc)}); start it with `scripts/services.sh up`"
+        ) from exc
     except psycopg.Error as exc:
-        raise StoreError("postgresql", f"cannot create database {dbname}: {str(exc).strip()}") from exc
+        raise StoreError("postgresql", f"cannot create database {dbname}: {_one_line(exc)}") from exc
 
 
 def migrate(url: str, *, progress: Callable[[str], None] = lambda _line: None) -> list[Migration]:
@@ -101,6 +109,6 @@ def migrate(url: str, *, progress: Callable[[str], None] = lambda _line: None) -
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     except psycopg.OperationalError as exc:
         raise StoreError(
-            "postgresql", f"cannot connect ({str(exc).strip()}); start it with `scripts/services.sh up`"
+            "postgresql", f"cannot connect ({_one_line(exc)}); start it with `scripts/services.sh up`"
         ) from exc
     return applied_now
