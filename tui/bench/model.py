@@ -28,6 +28,7 @@ class Context:
     run_id: str
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     progress: Callable[[str], None] = stderr_progress
+    runtime_module: str = "knlocal"  # "tui.bench.knlocal_nodelay" with --runtime-patch nodelay
 
     def pick(self, quick: Any, full: Any) -> Any:
         return quick if self.quick else full

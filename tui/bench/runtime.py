@@ -25,7 +25,7 @@ import httpx
 
 from tui.bench.isolation import Namespace
 
-__all__ = ["RuntimeProcess", "RuntimeStartFailed", "repo_root"]
+__all__ = ["RuntimeProcess", "RuntimeStartFailed", "repo_root", "service_entry"]
 
 
 class RuntimeStartFailed(Exception):
@@ -44,7 +44,9 @@ class RuntimeProcess:
         settings: Mapping[str, str] | None = None,
         knative_dir: Path | None = None,
         ready_timeout_s: float = 90.0,
+        module: str = "knlocal",
     ) -> None:
+        self.module = module
         self.ns = ns
         self.state_dir = Path(tempfile.mkdtemp(prefix=f"{ns.tag}_"))
         self.settings = dict(settings or {})
@@ -91,7 +93,7 @@ class RuntimeProcess:
         with self.log_path.open("wb") as out:
             # A session of its own: the terminal's Ctrl-C reaches the bench, which then stops it in order.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "knlocal"], cwd=repo_root(), env=env, stdout=out,
+                [sys.executable, "-m", self.module], cwd=repo_root(), env=env, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + self.ready_timeout_s

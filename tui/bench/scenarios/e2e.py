@@ -81,7 +81,7 @@ def _pipeline(ctx: Context, ns: Namespace, duration: float, warm: float, lat_s: 
     out: dict[str, Any] = {"system": "observatory (knlocal)"}
     tracker = Tracker(ns.database_url)
     try:
-        with RuntimeProcess(ns) as rt:
+        with RuntimeProcess(ns, module=ctx.runtime_module) as rt:
             url = rt.service_url("gateway") + "/jobs"
             ctx.progress("e2e: observatory warm-up (50 jobs)")
             warmup = run_load(LoadPlan(url, JOB, concurrency=4, count=50))

@@ -88,7 +88,7 @@ def run(ctx: Context) -> ScenarioResult:
     try:
         ns.migrate()
         ctx.progress(f"ingest: starting the runtime ({ns.tag})")
-        with RuntimeProcess(ns, knative_dir=knative) as rt:
+        with RuntimeProcess(ns, knative_dir=knative, module=ctx.runtime_module) as rt:
             exchange = str(rt.snapshot()["broker"]["exchange"])
             _bind_probe_queue(ns.rabbitmq_url, exchange)
             url = rt.service_url("gateway") + "/jobs"
