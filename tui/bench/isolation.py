@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -55,7 +56,7 @@ class Namespace:
         migrate(self.database_url)
 
 
-def new_namespace(scenario: str, base: dict[str, str], run_id: str | None = None) -> Namespace:
+def new_namespace(scenario: str, base: Mapping[str, str], run_id: str | None = None) -> Namespace:
     """Names derived from one random run id; ``base`` supplies the service URLs (normally os.environ)."""
     rid = run_id or secrets.token_hex(3)
     tag = f"obs_bench_{rid}_{scenario}"

@@ -17,6 +17,7 @@ def plot_instances(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     for i, (name, points) in enumerate(sorted(series.items())):
@@ -32,7 +33,7 @@ def plot_instances(
     ax.set_xlabel("seconds since the burst started")
     ax.set_ylabel("instances")
     ax.set_title(title)
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper right", fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -126,7 +126,7 @@ def _account(ns: Namespace, tracker: Tracker, expected: int, timeout_s: float = 
         while True:
             pg = tracker.completed()
             audited = mongo[ns.mongodb_database]["job_events"].count_documents({"type": COMPLETED_EVENT})
-            counted = int(r.hget(f"{ns.redis_prefix}totals", "COMPLETED") or 0)  # type: ignore[arg-type]
+            counted = int(str(r.hget(f"{ns.redis_prefix}totals", "COMPLETED") or 0))
             if min(pg, audited, counted) >= expected or time.monotonic() > deadline:
                 break
             time.sleep(1.0)

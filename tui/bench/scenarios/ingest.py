@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pika
 
@@ -92,7 +93,7 @@ def run(ctx: Context) -> ScenarioResult:
             exchange = str(rt.snapshot()["broker"]["exchange"])
             _bind_probe_queue(ns.rabbitmq_url, exchange)
             url = rt.service_url("gateway") + "/jobs"
-            rows = []
+            rows: list[dict[str, Any]] = []
             for level in LEVELS:
                 ctx.progress(f"ingest: gateway c={level}, {count} requests")
                 load = run_load(LoadPlan(url, JOB, concurrency=level, count=count, warmup=20))

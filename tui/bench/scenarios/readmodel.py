@@ -57,12 +57,12 @@ def _seed_postgres(url: str, jobs: int, progress: Callable[[str], None]) -> None
             conn.execute(f'DROP INDEX "{name}"')
         for lo in range(1, jobs + 1, CHUNK):
             hi = min(lo + CHUNK - 1, jobs)
-            conn.execute(_SEED, {"lo": lo, "hi": hi})  # type: ignore[arg-type]
+            conn.execute(_SEED, {"lo": lo, "hi": hi})
             progress(f"readmodel: PostgreSQL {hi:,}/{jobs:,} jobs")
         conn.execute("SET maintenance_work_mem = '256MB'")
         for name, ddl in defs:
             progress(f"readmodel: rebuilding index {name}")
-            conn.execute(ddl)  # type: ignore[arg-type]
+            conn.execute(ddl.encode())
         conn.execute("ANALYZE jobs")
 
 
