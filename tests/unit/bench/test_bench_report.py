@@ -29,7 +29,7 @@ def test_cell(value: Any, expected: str) -> None:
 
 
 def test_table_takes_the_union_of_columns_in_first_seen_order() -> None:
-    rows = [{"a": 1, "b": 2.5}, {"b": None, "c": "x"}]
+    rows: list[dict[str, Any]] = [{"a": 1, "b": 2.5}, {"b": None, "c": "x"}]
     assert table(rows) == [
         "| a | b | c |",
         "|---|---|---|",

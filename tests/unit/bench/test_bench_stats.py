@@ -39,7 +39,7 @@ def test_percentile_interpolates_between_closest_ranks(
 
 @pytest.mark.parametrize("q", [-0.1, 1.5])
 def test_percentile_refuses_a_quantile_outside_0_1(q: float) -> None:
-    with pytest.raises(ValueError, match="outside 0..1"):
+    with pytest.raises(ValueError, match=r"outside 0\.\.1"):
         percentile([1.0], q)
 
 
