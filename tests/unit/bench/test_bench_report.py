@@ -73,7 +73,7 @@ def _run() -> dict[str, Any]:
                 "files": [],
                 "error": "RuntimeStartFailed: boom",
                 "seconds": 1.0,
-            },  # fmt: skip
+            },
         ],
     }
 
