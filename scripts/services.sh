@@ -20,6 +20,7 @@ readonly ROOT
 readonly STATE="$ROOT/.observatory"
 readonly RUN="$STATE/run" LOGS="$STATE/logs" HOST=127.0.0.1
 readonly SERVICES=(postgresql rabbitmq redis mongodb)
+readonly PLUGINS=(rabbitmq_management rabbitmq_prometheus)
 
 POSTGRES_PORT="${POSTGRES_PORT:-5432}"
 RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
@@ -57,6 +58,8 @@ redis_answers() {
 }
 
 amqp_answers() { tcp_open "$HOST" "$RABBITMQ_PORT"; }
+# rabbitmq_prometheus serves queue metrics on 15692 for the local Prometheus (QueueBacklogGrowing).
+prom_answers() { tcp_open "$HOST" 15692; }
 
 mgmt_answers() {
   local url="http://$HOST:$RABBITMQ_MANAGEMENT_PORT/api/overview"
@@ -286,17 +289,17 @@ up_rabbitmq() {
   local where="$HOST:$RABBITMQ_PORT" mgmt="management API on $HOST:$RABBITMQ_MANAGEMENT_PORT"
   if amqp_answers; then
     say rabbitmq "already running on $where$(running_suffix rabbitmq)"
-    if mgmt_answers; then say rabbitmq "$mgmt answers"; return; fi
-    need_root rabbitmq "enable the management plugin" "rabbitmq-plugins enable rabbitmq_management"
-    rabbitmq-plugins enable rabbitmq_management </dev/null >>"$LOGS/rabbitmq.log" 2>&1 \
-      || fail rabbitmq "rabbitmq-plugins enable rabbitmq_management failed; see $LOGS/rabbitmq.log"
-    say rabbitmq "enabled rabbitmq_management"
+    if mgmt_answers && prom_answers; then say rabbitmq "$mgmt answers; metrics on $HOST:15692"; return; fi
+    need_root rabbitmq "enable the management and prometheus plugins" "rabbitmq-plugins enable ${PLUGINS[*]}"
+    rabbitmq-plugins enable "${PLUGINS[@]}" </dev/null >>"$LOGS/rabbitmq.log" 2>&1 \
+      || fail rabbitmq "rabbitmq-plugins enable ${PLUGINS[*]} failed; see $LOGS/rabbitmq.log"
+    say rabbitmq "enabled ${PLUGINS[*]}"
     wait_for rabbitmq "$mgmt" "$(rabbit_log)" mgmt_answers
     return
   fi
   drop_marker rabbitmq
   have rabbitmq-server || install_packages rabbitmq rabbitmq-server
-  need_root rabbitmq "start RabbitMQ" "rabbitmq-plugins enable --offline rabbitmq_management" \
+  need_root rabbitmq "start RabbitMQ" "rabbitmq-plugins enable --offline ${PLUGINS[*]}" \
     "&& sudo rabbitmq-server -detached && sudo rabbitmqctl await_startup"
   local epmd_started=1
   if tcp_open "$HOST" 4369; then
@@ -306,9 +309,9 @@ up_rabbitmq() {
       fail rabbitmq "a RabbitMQ node is running but $where does not answer; check its listeners.tcp in /etc/rabbitmq/rabbitmq.conf"
     fi
   fi
-  rabbitmq-plugins enable --offline rabbitmq_management </dev/null >>"$LOGS/rabbitmq.log" 2>&1 \
-    || fail rabbitmq "rabbitmq-plugins enable --offline rabbitmq_management failed; see $LOGS/rabbitmq.log"
-  say rabbitmq "enabled rabbitmq_management (offline)"
+  rabbitmq-plugins enable --offline "${PLUGINS[@]}" </dev/null >>"$LOGS/rabbitmq.log" 2>&1 \
+    || fail rabbitmq "rabbitmq-plugins enable --offline ${PLUGINS[*]} failed; see $LOGS/rabbitmq.log"
+  say rabbitmq "enabled ${PLUGINS[*]} (offline)"
   # RABBITMQ_NODE_PORT only counts where rabbitmq.conf sets no listeners.tcp.
   RABBITMQ_NODE_PORT=$RABBITMQ_PORT rabbitmq-server -detached </dev/null >>"$LOGS/rabbitmq.log" 2>&1 \
     || fail rabbitmq "rabbitmq-server -detached failed; see $(rabbit_log)"

@@ -154,6 +154,9 @@ class Runtime:
         self.broker = Broker(self.config, topology, self.resolve)
         await self._bind(self.broker.start, "broker ingress")
 
+        # The admin port is bound before the instance specs are made: they carry its real URL (port 0 = any).
+        self.admin = AdminServer(self.snapshot, self.config.admin_port)
+        await self._bind(self.admin.start, "admin port")
         self.observability.plan()  # before the instance specs: they carry ALERTMANAGER_URL
         specs = {name: self._instance_spec(topology, service) for name, service in topology.services.items()}
         self.supervisor = Supervisor(
@@ -172,8 +175,6 @@ class Runtime:
             tick_interval_s=self.config.tick_interval_s,
         )
         self.autoscaler.start()
-        self.admin = AdminServer(self.snapshot, self.config.admin_port)
-        await self._bind(self.admin.start, "admin port")
         await self.observability.start(admin_port=self.admin_port)
 
     async def _bind(self, start: Callable[[], Awaitable[object]], what: str) -> None:
@@ -244,7 +245,7 @@ class Runtime:
         if sink is not None:
             env["K_SINK"] = self.resolve(sink)
         if "OBSERVATORY_RUNTIME_URL" not in env:
-            env["OBSERVATORY_RUNTIME_URL"] = f"http://127.0.0.1:{self.config.admin_port}"
+            env["OBSERVATORY_RUNTIME_URL"] = f"http://127.0.0.1:{self.admin_port}"
         alertmanager = self.observability.alertmanager_url
         if alertmanager is not None and "ALERTMANAGER_URL" not in env:
             env["ALERTMANAGER_URL"] = alertmanager

@@ -188,6 +188,6 @@ def test_every_repository_service_has_a_valid_spec() -> None:
     specs = {name: decider_spec(s.annotations, s.container_concurrency) for name, s in topo.services.items()}
     assert specs["processor"].target_value == pytest.approx(7.0)
     assert specs["aggregator"].target_value == pytest.approx(35.0)
-    assert specs["gateway"].min_scale == 1 and specs["readmodel"].min_scale == 1
-    assert all(specs[n].min_scale == 0 for n in ("processor", "aggregator", "deadletter"))
+    assert all(specs[n].min_scale == 1 for n in ("gateway", "readmodel", "deadletter"))
+    assert all(specs[n].min_scale == 0 for n in ("processor", "aggregator"))
     assert all(s.max_scale > 0 for s in specs.values())

@@ -54,7 +54,7 @@ def test_repository_topology() -> None:
         assert svc.image == "observatory/functions:0.1.0"
         assert svc.annotations["autoscaling.knative.dev/class"] == "kpa.autoscaling.knative.dev"
         assert svc.annotations["autoscaling.knative.dev/metric"] == "concurrency"
-        want_min = "1" if name in ("gateway", "readmodel") else "0"
+        want_min = "1" if name in ("gateway", "readmodel", "deadletter") else "0"
         assert svc.annotations["autoscaling.knative.dev/min-scale"] == want_min
     assert topo.services["gateway"].local_port == 3000
     assert topo.services["readmodel"].local_port == 8080
