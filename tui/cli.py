@@ -13,6 +13,7 @@ from collections.abc import Sequence
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "tui.runtime_cmd",
+    "tui.submit_cmd",
     "tui.dashboard_cmd",
     "tui.web_cmd",
     "tui.db_cmd",

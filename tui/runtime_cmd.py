@@ -9,29 +9,24 @@ leaves it running and returns once it is ready. ``down`` and ``status`` find it 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import ipaddress
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from functions.core.contracts import default_registry
-from knlocal.config import ConfigError, RuntimeConfig
-from knlocal.state import RuntimeState, StateFileError, read_state
+from knlocal.config import RuntimeConfig
+from knlocal.state import RuntimeState, read_state
+from tui.command import CommandError, guard
 
 __all__ = ["add_parser"]
 
@@ -39,15 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES_SH = ROOT / "scripts" / "services.sh"
 READY_WAIT_S = 180.0
 STOP_WAIT_S = 90.0
-MAX_COUNT = 100_000
-
-
-class CommandError(Exception):
-    """One readable line for the user; the exit code travels with it."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,24 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     up.add_argument(
         "--no-services", action="store_true", help="skip scripts/services.sh up (services already run)"
     )
-    up.set_defaults(func=_guard(_up, "up"))
+    up.set_defaults(func=guard(_up, "up"))
     down = subparsers.add_parser("down", help="stop a runtime started with `up --detach`")
-    down.set_defaults(func=_guard(_down, "down"))
+    down.set_defaults(func=guard(_down, "down"))
     status = subparsers.add_parser(
         "status", help="backing services, function instances, queues, dead letters"
     )
     status.add_argument("--json", action="store_true", help="print one JSON document")
-    status.set_defaults(func=_guard(_status, "status"))
-    submit = subparsers.add_parser("submit", help="submit jobs to the gateway (a bounded load generator)")
-    submit.add_argument("type", metavar="TYPE", help="job type: echo, sleep, hash, wordcount, fail, flaky")
-    submit.add_argument("--payload", default="{}", help='the job payload as JSON, e.g. \'{"message": "hi"}\'')
-    submit.add_argument("--count", type=int, default=1, help=f"jobs to submit (1..{MAX_COUNT})")
-    submit.add_argument("--rate", type=float, default=0.0, help="jobs per second (0 = as fast as allowed)")
-    submit.add_argument("--concurrency", type=int, default=32, help="requests in flight at most (1..512)")
-    submit.add_argument(
-        "--gateway", help="gateway URL on loopback (default: the running runtime's, else :3000)"
-    )
-    submit.set_defaults(func=_guard(_submit, "submit"))
+    status.set_defaults(func=guard(_status, "status"))
     logs = subparsers.add_parser("logs", help="show the function instances' logs (.observatory/logs)")
     logs.add_argument(
         "function", nargs="?", help="one function (gateway, processor, ...) or knlocal; default all"
@@ -82,21 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     logs.add_argument(
         "-n", "--lines", type=int, default=40, help="lines from the end of each file (default 40)"
     )
-    logs.set_defaults(func=_guard(_logs, "logs"))
-
-
-def _guard(handler: Callable[[argparse.Namespace], int], name: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except CommandError as exc:
-            print(f"observatory {name}: {exc}", file=sys.stderr)
-            return exc.code
-        except (ConfigError, StateFileError) as exc:
-            print(f"observatory {name}: {exc}", file=sys.stderr)
-            return 2
-
-    return run
+    logs.set_defaults(func=guard(_logs, "logs"))
 
 
 def _config() -> RuntimeConfig:
@@ -314,119 +276,6 @@ def _status(args: argparse.Namespace) -> int:
     for warning in runtime.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     return 0 if services_up else 1
-
-
-# -- submit --------------------------------------------------------------------------------------
-
-
-def _loopback_url(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise CommandError(f"--gateway {url!r} is not an http URL", 2)
-    loopback = host == "localhost"
-    with contextlib.suppress(ValueError):
-        loopback = loopback or ipaddress.ip_address(host).is_loopback
-    if not loopback:
-        raise CommandError(f"--gateway {url!r}: submit only talks to loopback (127.0.0.1, ::1, localhost)", 2)
-    return url.rstrip("/")
-
-
-def _submit(args: argparse.Namespace) -> int:
-    try:
-        payload = json.loads(args.payload)
-    except json.JSONDecodeError as exc:
-        raise CommandError(
-            f"--payload is not valid JSON: {exc.msg} at column {exc.colno}; nothing was sent", 2
-        ) from exc
-    if not isinstance(payload, dict):
-        raise CommandError('--payload must be a JSON object, e.g. \'{"message": "hi"}\'; nothing was sent', 2)
-    if not 1 <= args.count <= MAX_COUNT:
-        raise CommandError(f"--count must be in 1..{MAX_COUNT}", 2)
-    if args.rate < 0 or not 1 <= args.concurrency <= 512:
-        raise CommandError("--rate must be >= 0 and --concurrency in 1..512", 2)
-    if args.gateway:
-        gateway = _loopback_url(args.gateway)
-    else:
-        state = read_state(_config().state_dir)
-        gateway = _loopback_url(
-            state.services.get("gateway", "")
-            if state
-            else os.environ.get("GATEWAY_URL", "http://127.0.0.1:3000")
-        )
-    body = {"type": args.type, "payload": payload}
-    violations = default_registry().validate_submission(body)
-    if violations:
-        found = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in violations)
-        raise CommandError(f"the job does not match the contract ({found}); nothing was sent", 2)
-    accepted, rejected, latencies, errors, elapsed = asyncio.run(_load(gateway + "/jobs", body, args))
-    print(
-        f"accepted {accepted}, rejected {rejected} of {args.count} in {elapsed:.2f}s ({args.count / max(elapsed, 1e-9):.0f} jobs/s)"
-    )
-    if latencies:
-        ordered = sorted(latencies)
-        p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        print(f"latency p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
-    for reason, n in sorted(errors.items(), key=lambda kv: -kv[1])[:5]:
-        print(f"  {n} x {reason}")
-    if accepted == 0 and rejected:
-        if all(reason.startswith("HTTP 4") for reason in errors):
-            raise CommandError("the gateway refused every job; fix the payload as the lines above say", 1)
-        raise CommandError("no job was accepted; is the runtime up (`observatory status`)?")
-    return 0 if rejected == 0 else 1
-
-
-async def _load(
-    url: str, body: dict[str, Any], args: argparse.Namespace
-) -> tuple[int, int, list[float], dict[str, int], float]:
-    accepted = rejected = 0
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
-    slots = asyncio.Semaphore(args.concurrency)
-    start = time.monotonic()
-    columns = (TextColumn("submitting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    async with httpx.AsyncClient(timeout=60) as client:
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task("submit", total=args.count)
-
-            async def one(i: int) -> None:
-                nonlocal accepted, rejected
-                if args.rate > 0:
-                    await asyncio.sleep(max(0.0, start + i / args.rate - time.monotonic()))
-                async with slots:
-                    t0 = time.monotonic()
-                    try:
-                        resp = await client.post(url, json=body)
-                        ok, reason = (
-                            resp.status_code in (200, 201, 202),
-                            f"HTTP {resp.status_code}: {_detail(resp)}",
-                        )
-                    except httpx.HTTPError as exc:
-                        ok, reason = False, f"{exc.__class__.__name__}: {exc}"
-                    latencies.append(time.monotonic() - t0)
-                if ok:
-                    accepted += 1
-                else:
-                    rejected += 1
-                    errors[reason] = errors.get(reason, 0) + 1
-                progress.advance(task)
-
-            await asyncio.gather(*(one(i) for i in range(args.count)))
-    return accepted, rejected, latencies, errors, time.monotonic() - start
-
-
-def _detail(resp: httpx.Response) -> str:
-    with contextlib.suppress(ValueError):
-        doc = resp.json()
-        if isinstance(doc, dict):
-            text = str(doc.get("detail") or doc.get("title") or "")
-            fields = [
-                f"{e.get('pointer') or '/'}: {e.get('message')}"
-                for e in doc.get("errors") or []
-                if isinstance(e, dict)
-            ]
-            return (text + (" (" + "; ".join(fields) + ")" if fields else ""))[:400]
-    return resp.text[:200]
 
 
 # -- logs ----------------------------------------------------------------------------------------
