@@ -215,8 +215,12 @@ def _down(args: argparse.Namespace) -> int:
         print("the local runtime is not running; nothing to stop")
         return 0
     instances: list[dict[str, Any]] = []
+    leaders: list[int] = []  # process-group leaders: instances, Prometheus, Alertmanager
     with contextlib.suppress(CommandError):
-        instances = [i for s in _admin(state).get("services", []) for i in s.get("instances", [])]
+        doc = _admin(state)
+        instances = [i for s in doc.get("services", []) for i in s.get("instances", [])]
+        children = [c for c in (doc.get("observability") or {}).values() if isinstance(c, dict)]
+        leaders = [int(i["pid"]) for i in instances] + [int(c["pid"]) for c in children if c.get("pid")]
     os.kill(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_WAIT_S
     with Console(stderr=True).status(f"stopping the local runtime (pid {state.pid})..."):
@@ -225,7 +229,7 @@ def _down(args: argparse.Namespace) -> int:
     if read_state(config.state_dir) is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(state.pid, signal.SIGKILL)
-        for pid in (int(i["pid"]) for i in instances):  # each instance leads its own process group
+        for pid in leaders:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         raise CommandError(
@@ -273,6 +277,10 @@ def _status(args: argparse.Namespace) -> int:
         )
         return 1
     console.print(_table(runtime))
+    for name, child in (runtime.get("observability") or {}).items():
+        if isinstance(child, dict):
+            where = child.get("url") or child.get("note") or child.get("state")
+            console.print(f"{name}: {child.get('state')} {where if where != child.get('state') else ''}".rstrip())
     for warning in runtime.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     return 0 if services_up else 1
