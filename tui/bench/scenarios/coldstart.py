@@ -33,7 +33,7 @@ def _at_zero(doc: dict[str, Any]) -> bool:
 
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE)
-    rounds = int(ctx.pick(2, 5))
+    rounds = int(ctx.pick(1, 5))
     ns = new_namespace(NAME, ctx.environ, ctx.run_id)
     result.conditions = {
         "service": SERVICE,

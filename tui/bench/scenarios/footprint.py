@@ -38,7 +38,7 @@ def _instances(doc: dict[str, Any]) -> dict[str, tuple[str, int]]:
 
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE)
-    load_s = float(ctx.pick(10, 30))
+    load_s = float(ctx.pick(6, 30))
     ns = new_namespace(NAME, ctx.environ, ctx.run_id)
     result.conditions = {
         "rss": "VmRSS from /proc/<pid>/status, MB = KiB/1024",

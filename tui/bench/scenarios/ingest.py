@@ -74,11 +74,12 @@ def _bind_probe_queue(amqp_url: str, exchange: str) -> str:
 
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE)
-    count = ctx.pick(600, 3000)
+    count = int(ctx.pick(300, 3000))
+    cap_s = float(ctx.pick(8, 60))
     ns = new_namespace(NAME, ctx.environ, ctx.run_id)
     knative = without(("triggers/",))
     result.conditions = {
-        "requests_per_level": count,
+        "requests_per_level": f"{count}, or as many as {cap_s:g}s allow",
         "warmup_requests": 20,
         "job": {"type": JOB.job_type, "payload": JOB.payload},
         "manifests": "knative/ without triggers/ (nothing consumes during the test)",
@@ -95,8 +96,10 @@ def run(ctx: Context) -> ScenarioResult:
             url = rt.service_url("gateway") + "/jobs"
             rows: list[dict[str, Any]] = []
             for level in LEVELS:
-                ctx.progress(f"ingest: gateway c={level}, {count} requests")
-                load = run_load(LoadPlan(url, JOB, concurrency=level, count=count, warmup=20))
+                ctx.progress(f"ingest: gateway c={level}, {count} requests (at most {cap_s:g}s)")
+                load = run_load(
+                    LoadPlan(url, JOB, concurrency=level, count=count, duration_s=cap_s, warmup=20)
+                )
                 ok = load.accepted()
                 rows.append(
                     {

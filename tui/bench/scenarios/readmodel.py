@@ -161,7 +161,7 @@ def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE)
     small, large = 1_000, int(ctx.pick(100_000, 1_000_000))
     event_cap = int(ctx.pick(6_000, 30_000))
-    requests = int(ctx.pick(200, 500))
+    requests = int(ctx.pick(80, 500))
     sizes = {
         "small": (small, EVENTS_PER_JOB * small),
         "large": (large, min(EVENTS_PER_JOB * large, event_cap)),
