@@ -61,7 +61,10 @@ class BindError(Exception):
 
 def bind_loopback(port: int) -> socket.socket:
     """A listening socket on 127.0.0.1 (``port`` 0 picks a free one); ``BindError`` names the port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the listening
+    # socket's proto says TCP. Without it every response written in two parts waits ~40 ms for the
+    # client's delayed ACK (measured: 16 jobs/s at concurrency 1 through the gateway's router).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
