@@ -77,7 +77,9 @@ def run(ctx: Context) -> ScenarioResult:
         worst = summary["max_ms"]
         result.verdicts.append(
             verdict(
-                "slowest cold start (s)", None if worst is None else float(worst) / 1000, at_most=TARGET_S
+                "slowest cold start (s)",
+                None if worst is None else round(float(worst) / 1000, 3),
+                at_most=TARGET_S,
             )
         )
     finally:

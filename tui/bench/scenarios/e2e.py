@@ -108,6 +108,7 @@ def _pipeline(
             fixed = run_load(LoadPlan(url, JOB, concurrency=64, duration_s=lat_s, rate_per_s=FIXED_RATE))
             sent_at = {s.job_id: s.at for s in fixed.accepted()}
             out["fixed_rate_accepted"] = len(sent_at)
+            out["fixed_rate_refused"] = len(fixed.sent) - len(sent_at)  # non-202 or no answer within 60s
             lat_done = tracker.wait_completed(list(sent_at), drain)
             out.update(
                 {f"{k}": v for k, v in summarize(_latencies(sent_at, lat_done)).items() if k != "max_ms"}
