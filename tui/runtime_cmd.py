@@ -280,7 +280,9 @@ def _status(args: argparse.Namespace) -> int:
     for name, child in (runtime.get("observability") or {}).items():
         if isinstance(child, dict):
             where = child.get("url") or child.get("note") or child.get("state")
-            console.print(f"{name}: {child.get('state')} {where if where != child.get('state') else ''}".rstrip())
+            console.print(
+                f"{name}: {child.get('state')} {where if where != child.get('state') else ''}".rstrip()
+            )
     for warning in runtime.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     return 0 if services_up else 1
