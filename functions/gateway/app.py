@@ -118,7 +118,7 @@ class Gateway:
             if known is not None:
                 metrics.DUPLICATES.inc()
                 return intake.accepted(known.job_id, known.event_id, duplicate=True)
-        row = await self.r.jobs.get(submission.job_id)
+        row = None if submission.fresh_id else await self.r.jobs.get(submission.job_id)
         if row is not None:
             metrics.DUPLICATES.inc()
             return intake.accepted(

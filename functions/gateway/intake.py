@@ -111,6 +111,8 @@ class Submission:
     correlation_id: str
     idempotency_key: str | None = None
     extensions: dict[str, str] = field(default_factory=dict)
+    # The gateway made the id up just now, so no earlier submission can have it: skip the duplicate lookup.
+    fresh_id: bool = False
 
 
 def _errors(violations: list[Violation], prefix: str) -> list[FieldError]:
@@ -141,6 +143,7 @@ def plain_submission(
     else:
         job_id = new_id()
     return Submission(
+        fresh_id="id" not in body and idempotency_key is None,
         job_id=job_id,
         job_type=body["type"],
         payload=body["payload"],
