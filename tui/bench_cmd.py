@@ -21,13 +21,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     bench = subparsers.add_parser(
         "bench",
         help="run the benchmarks (loopback only) and write JSON + Markdown results",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Loopback benchmarks of the pipeline against raw pika and Celery; see docs/BENCHMARKS.md.",
     )
     bench.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                        help=f"any of {', '.join(SCENARIOS)} (default: all, in that order)")  # fmt: skip
     bench.add_argument("--quick", action="store_true",
-                       help="short durations and a 100k-job read model instead of 1M (about 3 minutes)")  # fmt: skip
-    bench.add_argument("--out", type=Path, help="results directory (default bench/results[/quick])")
+                       help="short durations and a 100k-job read model instead of 1M (a few minutes)")  # fmt: skip
+    bench.add_argument(
+        "--out", type=Path, metavar="DIR", help="results directory (default bench/results[/quick])"
+    )
     bench.add_argument("--runtime-patch", choices=sorted(RUNTIME_PATCHES),
                        help="run the runtime with a measured fix applied (recorded in the results)")  # fmt: skip
     bench.set_defaults(func=_bench)
