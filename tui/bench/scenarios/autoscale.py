@@ -28,7 +28,7 @@ CONCURRENCY = 160
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE)
     burst_s = float(ctx.pick(8, 30))
-    tail_s = float(ctx.pick(4, 20))
+    tail_s = float(ctx.pick(3, 20))
     ns = new_namespace(NAME, ctx.environ, ctx.run_id)
     result.conditions = {
         "burst": f"{CONCURRENCY} closed-loop clients POST /jobs for {burst_s:g}s",

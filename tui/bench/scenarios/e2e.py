@@ -205,9 +205,9 @@ def _celery(
 
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE)
-    duration = float(ctx.pick(8, 60))
+    duration = float(ctx.pick(6, 60))
     warm = float(ctx.pick(2, 5))
-    lat_s = float(ctx.pick(4, 30))
+    lat_s = float(ctx.pick(2, 30))
     drain = float(ctx.pick(20, 120))
     ns = new_namespace(NAME, ctx.environ, ctx.run_id)
     celery_db = f"{ns.tag}_celery"

@@ -39,10 +39,11 @@ def _instances(doc: dict[str, Any]) -> dict[str, tuple[str, int]]:
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE)
     load_s = float(ctx.pick(6, 30))
+    idle_wait = float(ctx.pick(2, 5))
     ns = new_namespace(NAME, ctx.environ, ctx.run_id)
     result.conditions = {
         "rss": "VmRSS from /proc/<pid>/status, MB = KiB/1024",
-        "idle": "after start-up and 5s without requests",
+        "idle": f"after start-up and {idle_wait:g}s without requests",
         "load": f"16 clients POST /jobs ({JOB.job_type}) for {load_s:g}s; peak of 500 ms samples",
     }
     idle: dict[str, float | None] = {}
@@ -52,7 +53,7 @@ def run(ctx: Context) -> ScenarioResult:
         ns.migrate()
         ctx.progress(f"footprint: starting the runtime ({ns.tag})")
         with RuntimeProcess(ns, module=ctx.runtime_module) as rt:
-            time.sleep(5)
+            time.sleep(idle_wait)
             for name, (svc, pid) in _instances(rt.snapshot()).items():
                 idle[name], owner[name] = _rss_mb(pid), svc
             runtime_idle = _rss_mb(rt.pid)

@@ -75,7 +75,7 @@ def _bind_probe_queue(amqp_url: str, exchange: str) -> str:
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE)
     count = int(ctx.pick(300, 3000))
-    cap_s = float(ctx.pick(8, 60))
+    cap_s = float(ctx.pick(5, 60))
     ns = new_namespace(NAME, ctx.environ, ctx.run_id)
     knative = without(("triggers/",))
     result.conditions = {
