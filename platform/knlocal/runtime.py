@@ -13,6 +13,10 @@ are left out), then the Service's literal ``env``, then Knative's runtime contra
 as on a cluster. ``OBSERVATORY_RUNTIME_URL`` points at the admin port unless already set, and
 ``ALERTMANAGER_URL`` at the Alertmanager the runtime runs (``knlocal.observability``), if it runs one.
 Prometheus and Alertmanager start last (Prometheus scrapes the admin port) and stop last.
+
+HTTP clients: each router and each dispatcher owns one, so a connection pool only ever holds connections
+to one destination. httpcore walks the whole pool on every request; one client shared by all routers was
+measured as the runtime's biggest cost (docs/BENCHMARKS.md, "Profile").
 """
 
 from __future__ import annotations
@@ -27,8 +31,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
-
-import httpx
 
 from knlocal import manifests
 from knlocal.admin import AdminServer
@@ -87,7 +89,6 @@ class Runtime:
             logs_dir=self.logs_dir,
             targets_file=self.targets_file,
         )
-        self._client: httpx.AsyncClient | None = None
         self._stopped = asyncio.Event()
 
     # -- paths -----------------------------------------------------------------------------------
@@ -126,9 +127,6 @@ class Runtime:
             except ValueError as exc:
                 raise RuntimeStartError(f"{service.file}: Service {name}: {exc}") from exc
 
-        self._client = httpx.AsyncClient(
-            timeout=None, limits=httpx.Limits(max_connections=None, max_keepalive_connections=500)
-        )
         try:
             await self._start_parts(topology)
         except BaseException:
@@ -136,7 +134,6 @@ class Runtime:
             raise
 
     async def _start_parts(self, topology: manifests.Topology) -> None:
-        assert self._client is not None
         for name, service in topology.services.items():
             port = self._port_overrides.get(name, service.local_port or 0)
             router = Router(
@@ -144,7 +141,6 @@ class Runtime:
                 port=port,
                 container_concurrency=service.container_concurrency,
                 timeout_seconds=float(service.timeout_seconds),
-                client=self._client,
                 poke=functools.partial(self._poke, name),
                 unreachable=self._unreachable,
             )
@@ -209,8 +205,6 @@ class Runtime:
         if self.admin is not None:
             await self.admin.stop()
         await self.observability.stop()
-        if self._client is not None:
-            await self._client.aclose()
         self._stopped.set()
 
     # -- wiring ----------------------------------------------------------------------------------

@@ -15,8 +15,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from knlocal import manifests
 from knlocal.config import RuntimeConfig
 from knlocal.eventing import topology as rmq_topology
@@ -69,7 +67,6 @@ class Broker:
         self._server = LoopbackServer(self.ingress, config.ingress_port, "broker-ingress")
         self.dispatchers: list[Dispatcher] = []
         self._depths: dict[str, int | None] = {q: None for q in self.plan.queues}
-        self._http: httpx.AsyncClient | None = None
         self._poller: asyncio.Task[None] | None = None
 
     async def _publish(self, message: Any) -> None:
@@ -91,11 +88,9 @@ class Broker:
         for line in rmq_topology.unsupported_filter_warnings(self.plan):
             log.warning("%s", line)
         await self._server.start()
-        self._http = httpx.AsyncClient(
-            timeout=None, limits=httpx.Limits(max_connections=None, max_keepalive_connections=200)
-        )
+        # Each dispatcher has its own HTTP client (one destination per pool; see ``Dispatcher``).
         for route in self._routes():
-            self.dispatchers.append(Dispatcher(route, self.connection, self.publisher, self._http))
+            self.dispatchers.append(Dispatcher(route, self.connection, self.publisher))
         for dispatcher in self.dispatchers:
             await dispatcher.start()
         await self.connection.start()
@@ -172,8 +167,6 @@ class Broker:
                 await self._poller
         await asyncio.gather(*(d.stop(grace_s) for d in self.dispatchers))
         await self.connection.stop()
-        if self._http is not None:
-            await self._http.aclose()
 
     async def _poll_depths(self) -> None:
         channel: Channel | None = None

@@ -88,12 +88,20 @@ class _Delivery:
 
 class Dispatcher:
     def __init__(
-        self, route: Route, connection: Connection, publisher: Publisher, http: httpx.AsyncClient
+        self,
+        route: Route,
+        connection: Connection,
+        publisher: Publisher,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.route = route
         self.counters = Counters()
         self._publisher = publisher
-        self._http = http
+        # Its own small pool unless given one: httpcore walks every pooled connection on each request, so
+        # a pool shared by all dispatchers costs each POST a walk over every subscriber's connections.
+        # One POST per worker at a time, so ``parallelism`` connections is all it ever uses.
+        self._owns_http = http is None
+        self._http = http if http is not None else _own_client(route.parallelism)
         self._timeout = httpx.Timeout(route.policy.timeout_s)
         self._inbox: asyncio.Queue[_Delivery] = asyncio.Queue()
         self._channel: Channel | None = None
@@ -143,6 +151,8 @@ class Dispatcher:
         await asyncio.gather(*self._workers, return_exceptions=True)
         if channel is not None:
             channel.close()
+        if self._owns_http:
+            await self._http.aclose()
 
     async def _work(self) -> None:
         while not self._stopping:
@@ -250,6 +260,13 @@ class Dispatcher:
             failed_copy(props.headers, delivery.body, props.content_type, props.message_id, extensions),
         )
         self.counters.dead_lettered += 1
+
+
+def _own_client(parallelism: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=None,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=max(parallelism, 1)),
+    )
 
 
 def _reply_of(response: httpx.Response) -> Event | None:

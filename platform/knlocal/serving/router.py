@@ -2,8 +2,9 @@
 
 The router reads each request body, asks the ``Gate`` for an instance with a free slot (waiting while the
 Service scales from zero), and proxies the request over a pooled keep-alive httpx client, streaming the
-response back chunk by chunk (the read model's ``/stream`` is Server-Sent Events). It counts what the
-autoscaler observes: requests in flight from arrival to the last byte, queued ones included, as Knative's
+response back chunk by chunk (the read model's ``/stream`` is Server-Sent Events). Each router owns its
+client unless given one: httpcore walks every pooled connection (and polls its socket) on each request,
+so one client shared by every router made that walk the runtime's biggest cost. It counts what the autoscaler observes: requests in flight from arrival to the last byte, queued ones included, as Knative's
 activator and queue-proxy count them.
 
 Failure choice: a request whose connection to the instance could not even be opened (the instance died or
@@ -53,6 +54,8 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _CONNECT_ATTEMPTS = 3
+# Idle connections a router keeps to its instances, at least; a Service's containerConcurrency raises it.
+DEFAULT_KEEPALIVE = 32
 
 
 class BindError(Exception):
@@ -164,6 +167,13 @@ def _problem(status: int, title: str, detail: str) -> tuple[int, list[tuple[byte
     return status, headers, body
 
 
+def _own_client(container_concurrency: int) -> httpx.AsyncClient:
+    keepalive = max(container_concurrency, DEFAULT_KEEPALIVE)
+    return httpx.AsyncClient(
+        timeout=None, limits=httpx.Limits(max_connections=None, max_keepalive_connections=keepalive)
+    )
+
+
 class Router:
     """The local address of one Service; an ASGI app served on its own loopback port."""
 
@@ -174,7 +184,7 @@ class Router:
         port: int,
         container_concurrency: int,
         timeout_seconds: float,
-        client: httpx.AsyncClient,
+        client: httpx.AsyncClient | None = None,
         poke: Callable[[], None] = lambda: None,
         unreachable: Callable[[Endpoint], None] = lambda _e: None,
     ) -> None:
@@ -183,7 +193,10 @@ class Router:
         self.meter = ConcurrencyMeter()
         self.gate = Gate(container_concurrency, on_first_waiter=poke)
         self.rejected = 0
-        self._client = client
+        # Owned: made here, closed by stop(). Connections open as needed (the gate bounds them per instance);
+        # only the idle ones kept are capped, near what the Service holds in flight.
+        self._owns_client = client is None
+        self._client = client if client is not None else _own_client(container_concurrency)
         self._unreachable = unreachable
         self._server = LoopbackServer(self, port, f"router:{service}")
 
@@ -200,6 +213,8 @@ class Router:
 
     async def stop(self, grace: float = 5.0) -> None:
         await self._server.stop(grace)
+        if self._owns_client:
+            await self._client.aclose()
 
     # -- endpoint set, driven by the supervisor ---------------------------------------------------
 
