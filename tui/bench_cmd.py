@@ -2,7 +2,7 @@
 
 Each scenario starts what it measures (the local runtime, a Celery worker) as subprocesses with their own
 database names, Redis prefix and broker UID, and stops and removes them at the end, even on Ctrl-C.
-Results: ``latest.json`` and ``latest.md`` (and PNGs) in ``--out`` (default ``bench/results``, or
+Results: ``latest.json`` and ``latest.md`` (and PNGs; ``partial.*`` while running or when interrupted) in ``--out`` (default ``bench/results``, or
 ``bench/results/quick`` with ``--quick``). Exit codes: 0 every scenario ran (targets missed or not), 1 a
 scenario failed, 2 bad arguments, 130 interrupted.
 """

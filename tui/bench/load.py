@@ -14,7 +14,6 @@ import json
 import multiprocessing
 import queue
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,15 +31,16 @@ class JobSpec:
     job_type: str
     payload: dict[str, Any]
 
-    def body(self, job_id: str) -> bytes:
-        return json.dumps({"type": self.job_type, "payload": self.payload, "id": job_id}).encode()
+    def body(self) -> bytes:
+        # No client-side id: the gateway's common path names the job itself (and skips a duplicate lookup).
+        return json.dumps({"type": self.job_type, "payload": self.payload}).encode()
 
 
 @dataclass(frozen=True)
 class Sent:
     at: float  # time.time() just before the request went out
     latency_s: float
-    status: int  # 0: transport error
+    status: int  # 0: transport error, -1: a 202 without a jobId
     job_id: str
 
 
@@ -69,18 +69,28 @@ class LoadPlan:
     rate_per_s: float | None = None  # open loop when set
     warmup: int = 0  # requests sent (and not recorded) before timing starts
 
+    @property
+    def body(self) -> bytes:
+        return self.spec.body()
+
 
 async def _one(client: httpx.AsyncClient, plan: LoadPlan, out: list[Sent]) -> None:
-    job_id = str(uuid.uuid4())
+    job_id = ""
     at, start = time.time(), time.perf_counter()
     try:
         response = await client.post(
-            plan.url, content=plan.spec.body(job_id), headers={"content-type": "application/json"}
+            plan.url, content=plan.body, headers={"content-type": "application/json"}
         )
         status = response.status_code
     except httpx.HTTPError:
         status = 0
-    out.append(Sent(at, time.perf_counter() - start, status, job_id))
+    latency = time.perf_counter() - start
+    if status == 202:
+        try:
+            job_id = str(response.json()["jobId"])
+        except (ValueError, KeyError, TypeError):
+            status = -1  # a 202 without the documented body
+    out.append(Sent(at, latency, status, job_id))
 
 
 async def _drive(plan: LoadPlan, allowed: Any) -> LoadResult:

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cell", "markdown", "table", "write"]
+__all__ = ["LATEST", "PARTIAL", "cell", "discard", "markdown", "table", "write"]
 
-JSON_NAME = "latest.json"
-MARKDOWN_NAME = "latest.md"
+LATEST = "latest"
+PARTIAL = "partial"  # written after every scenario; becomes "latest" when the run completes
 
 
 def cell(value: Any) -> str:
@@ -95,9 +95,14 @@ def markdown(run: Mapping[str, Any], *, skip_tables: Sequence[str] = ("series",)
     return "\n".join(lines) + "\n"
 
 
-def write(run: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
+def write(run: Mapping[str, Any], out_dir: Path, name: str = LATEST) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / JSON_NAME, out_dir / MARKDOWN_NAME
+    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     json_path.write_text(json.dumps(run, indent=1, default=str) + "\n", encoding="utf-8")
     md_path.write_text(markdown(run), encoding="utf-8")
     return json_path, md_path
+
+
+def discard(out_dir: Path, name: str) -> None:
+    for suffix in (".json", ".md"):
+        (out_dir / f"{name}{suffix}").unlink(missing_ok=True)

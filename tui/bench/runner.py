@@ -1,5 +1,6 @@
 """Runs the chosen scenarios in order, each in its own isolated namespace, and writes the results after
-every scenario (so an interrupted run still leaves what it measured). A scenario that fails is recorded
+every scenario to ``partial.*`` (so an interrupted run still leaves what it measured, without replacing
+the last complete ``latest.*``). A scenario that fails is recorded
 with its error and the run goes on; Ctrl-C or SIGTERM stops the run after the current scenario's cleanup.
 """
 
@@ -70,7 +71,7 @@ def run(
     progress(f"bench {run_id}: {', '.join(names)} ({document['mode']}), results in {out_dir}")
     previous = signal.signal(signal.SIGTERM, _sigterm)
     interrupted = False
-    paths = (out_dir / report.JSON_NAME, out_dir / report.MARKDOWN_NAME)
+    paths = (out_dir / f"{report.PARTIAL}.json", out_dir / f"{report.PARTIAL}.md")
     try:
         for name in names:
             mod = _load(name)
@@ -92,9 +93,13 @@ def run(
                 progress(f"   {name} failed: {result.error}")
             document["seconds"] = round(time.monotonic() - started, 1)
             document["load_end"] = [round(x, 2) for x in os.getloadavg()]
-            paths = report.write(document, out_dir)
+            # "partial" until the run completes, so an interrupted run never replaces the last complete one.
+            paths = report.write(document, out_dir, report.PARTIAL)
             if interrupted:
                 break
+        if not interrupted:
+            paths = report.write(document, out_dir, report.LATEST)
+            report.discard(out_dir, report.PARTIAL)
     finally:
         signal.signal(signal.SIGTERM, previous)
     progress(f"bench {run_id}: done in {document.get('seconds')}s; {paths[0]} and {paths[1]}")

@@ -84,7 +84,7 @@ def run(ctx: Context) -> ScenarioResult:
         "job": {"type": JOB.job_type, "payload": JOB.payload},
         "manifests": "knative/ without triggers/ (nothing consumes during the test)",
         "queue": "one quorum queue bound to the broker exchange (x-match all), as in bench_ingress",
-        "client": "httpx AsyncClient in a separate process, keep-alive, POST /jobs application/json",
+        "client": "httpx AsyncClient in a separate process, keep-alive, POST /jobs application/json (no client id)",
         "raw_baseline": f"python -m knlocal.eventing.bench_ingress --events {count} (same RabbitMQ, same run)",
     }
     try:
