@@ -10,9 +10,11 @@ scenario failed, 2 bad arguments, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from tui.bench.preflight import preflight
 from tui.bench.runner import RUNTIME_PATCHES, SCENARIOS, run
 from tui.bench.runtime import repo_root
 
@@ -43,6 +45,11 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     names = [s for s in SCENARIOS if s in args.scenarios] if args.scenarios else list(SCENARIOS)
     out = args.out or repo_root() / "bench" / "results" / ("quick" if args.quick else "")
+    problems = preflight(os.environ)
+    if problems:
+        print(f"observatory bench: services not usable: {'; '.join(problems)}; see scripts/services.sh status",
+              file=sys.stderr)  # fmt: skip
+        return 1
     try:
         outcome = run(names, quick=args.quick, out_dir=out, runtime_patch=args.runtime_patch)
     except KeyboardInterrupt:
