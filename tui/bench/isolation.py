@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -103,8 +103,18 @@ def cleanup(ns: Namespace, extra_databases: tuple[str, ...] = ()) -> list[str]:
                 r.delete(*batch[i : i + 1000])
     except redis.RedisError as exc:
         problems.append(f"redis {ns.redis_prefix}*: {exc}")
-    problems.extend(delete_broker_objects(ns.rabbitmq_url, ns.broker_uid))
+    problems.extend(delete_broker_objects(ns.rabbitmq_url, ns.broker_uid, _trigger_objects(ns.broker_uid)))
     return problems
+
+
+def _trigger_objects(broker_uid: str) -> list[tuple[str, str]]:
+    from tui.bench.broker_names import trigger_dead_letter_objects
+    from tui.bench.runtime import repo_root
+
+    try:
+        return trigger_dead_letter_objects(repo_root() / "knative", broker_uid)
+    except Exception:  # unreadable manifests: the marker still finds the broker's own objects
+        return []
 
 
 def management_url(amqp_url: str) -> tuple[str, str, str, str]:
@@ -116,8 +126,10 @@ def management_url(amqp_url: str) -> tuple[str, str, str, str]:
     return f"http://{parts.hostname or '127.0.0.1'}:15672", user, password, vhost
 
 
-def delete_broker_objects(amqp_url: str, marker: str) -> list[str]:
-    """Delete the queues and exchanges whose names contain ``marker`` (the runtime leaves them declared)."""
+def delete_broker_objects(amqp_url: str, marker: str, exact: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """Delete the queues and exchanges whose names contain ``marker`` or are listed in ``exact`` as
+    (kind, name): the runtime leaves them declared, and a Trigger's dead-letter queue and exchange carry a
+    UID derived from the broker UID rather than the UID itself."""
     base, user, password, vhost = management_url(amqp_url)
     problems: list[str] = []
     try:
@@ -125,9 +137,10 @@ def delete_broker_objects(amqp_url: str, marker: str) -> list[str]:
             for kind in ("queues", "exchanges"):
                 listed = http.get(f"{base}/api/{kind}/{quote(vhost, safe='')}")
                 listed.raise_for_status()
+                wanted = {name for k, name in exact if k == kind}
                 for item in listed.json():
                     name = str(item.get("name", ""))
-                    if marker in name:
+                    if marker in name or name in wanted:
                         http.delete(f"{base}/api/{kind}/{quote(vhost, safe='')}/{quote(name, safe='')}")
     except (httpx.HTTPError, ValueError) as exc:
         problems.append(f"rabbitmq objects named *{marker}*: {exc}")
