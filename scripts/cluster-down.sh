@@ -17,29 +17,8 @@ DRY_RUN=0
 KEEP_CLUSTER=0
 PURGE_SECRETS=0
 
-json_escape() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//$'\t'/\\t}
-  printf '%s' "$s"
-}
-
-emit() {
-  printf '{"step":"%s","status":"%s","message":"%s"}\n' "$(json_escape "$1")" "$2" "$(json_escape "$3")"
-}
-
-run() {
-  printf '+' >&2
-  printf ' %q' "$@" >&2
-  printf '\n' >&2
-  if [[ $DRY_RUN -eq 1 ]]; then
-    return 0
-  fi
-  "$@" >&2
-}
+# shellcheck source=SCRIPTDIR/lib/progress.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 
 while [[ $# -gt 0 ]]; do
   case $1 in

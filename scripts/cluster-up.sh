@@ -46,30 +46,8 @@ PORT_MAP=(
 )
 
 # ---- output --------------------------------------------------------------------------------------
-json_escape() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//$'\t'/\\t}
-  printf '%s' "$s"
-}
-
-emit() {
-  printf '{"step":"%s","status":"%s","message":"%s"}\n' "$(json_escape "$1")" "$2" "$(json_escape "$3")"
-}
-
-# Print a command, then run it unless this is a dry run. Arguments never contain secret values.
-run() {
-  printf '+' >&2
-  printf ' %q' "$@" >&2
-  printf '\n' >&2
-  if [[ $DRY_RUN -eq 1 ]]; then
-    return 0
-  fi
-  "$@" >&2
-}
+# shellcheck source=SCRIPTDIR/lib/progress.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 
 # A pipeline variant of run for `kubectl create ... -o yaml | kubectl apply -f -`.
 run_apply_generated() {
