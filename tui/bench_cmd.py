@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from tui.bench.preflight import preflight
-from tui.bench.runner import RUNTIME_PATCHES, SCENARIOS, run
+from tui.bench.runner import SCENARIOS, run
 from tui.bench.runtime import repo_root
 
 
@@ -32,8 +32,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     bench.add_argument(
         "--out", type=Path, metavar="DIR", help="results directory (default bench/results[/quick])"
     )
-    bench.add_argument("--runtime-patch", choices=sorted(RUNTIME_PATCHES),
-                       help="run the runtime with a measured fix applied (recorded in the results)")  # fmt: skip
     bench.set_defaults(func=_bench)
 
 
@@ -51,7 +49,7 @@ def _bench(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 1
     try:
-        outcome = run(names, quick=args.quick, out_dir=out, runtime_patch=args.runtime_patch)
+        outcome = run(names, quick=args.quick, out_dir=out)
     except KeyboardInterrupt:
         print("observatory bench: interrupted", file=sys.stderr)
         return 130

@@ -28,7 +28,7 @@ class Context:
     run_id: str
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     progress: Callable[[str], None] = stderr_progress
-    runtime_module: str = "knlocal"  # "tui.bench.knlocal_nodelay" with --runtime-patch nodelay
+    runtime_module: str = "knlocal"  # the module `python -m` runs as the runtime
 
     def pick(self, quick: Any, full: Any) -> Any:
         return quick if self.quick else full

@@ -51,8 +51,7 @@ def markdown(run: Mapping[str, Any], *, skip_tables: Sequence[str] = ("series",)
     lines = [
         f"# Benchmark results ({run.get('mode', '?')} run)",
         "",
-        f"Started {run.get('started_at')}, took {run.get('seconds')} s; run id `{run.get('run_id')}`."
-        + (f" Runtime patch: {run['runtime_patch']}." if run.get("runtime_patch") else ""),
+        f"Started {run.get('started_at')}, took {run.get('seconds')} s; run id `{run.get('run_id')}`.",
         "",
         "## Machine",
         "",

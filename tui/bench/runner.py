@@ -25,7 +25,6 @@ __all__ = ["SCENARIOS", "RunOutcome", "run"]
 
 # Name -> module under tui.bench.scenarios, in the order a full run takes them.
 SCENARIOS = ("ingest", "e2e", "coldstart", "readmodel", "autoscale", "footprint")
-RUNTIME_PATCHES = {"nodelay": "tui.bench.knlocal_nodelay"}
 
 
 class RunOutcome:
@@ -52,18 +51,15 @@ def run(
     *,
     quick: bool,
     out_dir: Path,
-    runtime_patch: str | None = None,
     progress: Callable[[str], None] = stderr_progress,
 ) -> RunOutcome:
     run_id = secrets.token_hex(3)
-    module = RUNTIME_PATCHES[runtime_patch] if runtime_patch else "knlocal"
-    ctx = Context(quick=quick, out_dir=out_dir, run_id=run_id, progress=progress, runtime_module=module)
+    ctx = Context(quick=quick, out_dir=out_dir, run_id=run_id, progress=progress)
     started = time.monotonic()
     document: dict[str, Any] = {
         "run_id": run_id,
         "mode": "quick" if quick else "full",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "runtime_patch": runtime_patch,
         "load_start": [round(x, 2) for x in os.getloadavg()],
         "machine": describe(dict(os.environ)),
         "scenarios": [],
