@@ -10,15 +10,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from tui.bench.lifecycle import Supervised
 from tui.bench.runtime import repo_root
 
 __all__ = ["CeleryWorker"]
 
 
-class CeleryWorker:
+class CeleryWorker(Supervised):
     def __init__(self, rabbitmq_url: str, database_url: str, queue: str, concurrency: int = 2) -> None:
         self.env = {
             **os.environ,
@@ -31,19 +31,6 @@ class CeleryWorker:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = Path(tempfile.mkstemp(prefix="obs_bench_celery_", suffix=".log")[1])
         self._app: Any = None
-
-    def __enter__(self) -> CeleryWorker:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self, timeout_s: float = 60.0) -> None:
         with self.log.open("wb") as out:

@@ -18,12 +18,12 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from tui.bench.isolation import Namespace
+from tui.bench.lifecycle import Supervised
 
 __all__ = ["RuntimeProcess", "RuntimeStartFailed", "repo_root", "service_entry"]
 
@@ -36,7 +36,7 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-class RuntimeProcess:
+class RuntimeProcess(Supervised):
     def __init__(
         self,
         ns: Namespace,
@@ -57,19 +57,6 @@ class RuntimeProcess:
         self._known_pids: set[int] = set()
 
     # -- lifecycle -------------------------------------------------------------------------------
-
-    def __enter__(self) -> RuntimeProcess:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def log_path(self) -> Path:
